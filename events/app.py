@@ -1,0 +1,110 @@
+"""create_app(): wiring only — routes, middleware, stores, templates, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine as PluginJinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.registry import StoreRegistry
+from litestar.template.config import TemplateConfig
+
+from events import __version__
+from events.db import close_pool, open_pool
+from events.settings import Settings, get_settings
+from events.web.admin import AdminController, LoginController
+from events.web.api import EventApiController
+from events.web.auth import SESSION_COOKIE, SessionConfig
+from events.web.errors import EXCEPTION_HANDLERS
+from events.web.health import health
+from events.web.middleware import language_middleware
+from events.web.public import PublicController
+from events.web.security import security_headers_middleware
+from events.web.templating import make_environment
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+# Paths that never need a session or a CSRF cookie: feeds, the API, health, static files.
+STATELESS_PATHS = [r"^/api/", r"\.ics$", r"^/health$", r"^/static/", r"^/schema"]
+
+
+def _store_registry(settings: Settings) -> StoreRegistry:
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        root = RedisStore.with_client(url=settings.redis_url, namespace="trefpunt")
+        return StoreRegistry(default_factory=root.with_namespace)
+    # Sessions in files so that `trefpunt serve --workers N` shares them without Redis.
+    sessions = FileStore(settings.var_dir / "sessions", create_directories=True)
+
+    def factory(name: str) -> Store:
+        return sessions if name == "sessions" else MemoryStore()
+
+    return StoreRegistry(default_factory=factory)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    logging.getLogger("trefpunt").setLevel(logging.INFO)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.db_pool:
+            await open_pool()
+        try:
+            yield
+        finally:
+            if settings.db_pool:
+                await close_pool()
+
+    session_config = SessionConfig(
+        key=SESSION_COOKIE,
+        store="sessions",
+        max_age=8 * 3600,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="lax",
+    )
+    csrf_config = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="trefpunt_csrf",
+        cookie_secure=settings.secure_cookies,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        exclude=STATELESS_PATHS,
+    )
+    return Litestar(
+        route_handlers=[
+            PublicController,
+            # Only the organiser pages carry a session: public pages and feeds stay cookie-free.
+            Router(path="/", route_handlers=[LoginController, AdminController], middleware=[session_config.middleware]),
+            EventApiController,
+            health,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False,
+                                       opt={"skip_session": True}),
+        ],
+        middleware=[security_headers_middleware, language_middleware],
+        csrf_config=csrf_config,
+        template_config=TemplateConfig(engine=PluginJinjaTemplateEngine.from_environment(make_environment())),
+        openapi_config=OpenAPIConfig(
+            title="Trefpunt API",
+            version=__version__,
+            path="/schema",
+            render_plugins=[RedocRenderPlugin()],
+            description="Events, registrations and bookings of the Trefpunt partner organisations.",
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        stores=_store_registry(settings),
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        debug=settings.debug,
+    )

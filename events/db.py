@@ -1,0 +1,91 @@
+"""Database engine set-up and the few engine differences the services must not see."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+if TYPE_CHECKING:
+    from events.settings import Settings
+
+# How long a SQLite writer waits for the lock before the request gives up with 503.
+SQLITE_BUSY_TIMEOUT_S = 5.0
+
+
+def make_engine(settings: Settings) -> Engine[Any]:
+    """Build the Piccolo engine DATABASE_URL asks for."""
+    if settings.is_postgres:
+        return PostgresEngine(config={"dsn": settings.database_url})
+    path = settings.sqlite_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+
+
+def engine() -> Engine[Any]:
+    from events.tables import Organisation
+
+    return Organisation._meta.db
+
+
+def enable_sqlite_wal(path: str) -> None:
+    """WAL lets readers go on while one writer writes; the mode is stored in the file."""
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+async def open_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=1, max_size=10)
+    elif isinstance(db, SQLiteEngine):
+        enable_sqlite_wal(db.path)
+
+
+async def close_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.close_connection_pool()
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One write transaction per use case.
+
+    SQLite takes the write lock at BEGIN (IMMEDIATE), so a read-then-write inside cannot be
+    overtaken by another writer; PostgreSQL relies on row locks taken by the statements.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        async with db.transaction(transaction_type=TransactionType.immediate):
+            yield
+    else:
+        async with db.transaction():
+            yield
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """Both drivers' duplicate-key errors, so services can map them to one domain error."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return "UNIQUE" in str(exc)
+    try:
+        from asyncpg.exceptions import UniqueViolationError
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    return isinstance(exc, UniqueViolationError)
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """A write lock we could not get in time (SQLite) or a lock timeout (PostgreSQL)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    try:
+        from asyncpg.exceptions import LockNotAvailableError, QueryCanceledError, TooManyConnectionsError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, LockNotAvailableError | QueryCanceledError | TooManyConnectionsError)

@@ -1,0 +1,100 @@
+"""Organiser sign-in and the first back-office pages (the full back office is its own issue)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter
+from litestar.response import Redirect, Template
+
+from events.services import events as event_service
+from events.services import organisers
+from events.services.access import Actor
+from events.services.errors import NotFound
+from events.services.events import EventFilters
+from events.tables import Organisation
+from events.web.auth import rotate_session, session_organiser
+
+
+class LoginForm(msgspec.Struct):
+    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
+    password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    next: Annotated[str, msgspec.Meta(max_length=500)] = "/admin"
+
+
+def _safe_next(target: str) -> str:
+    """Only paths on this site: no `//evil.example` or `https://…` open redirect."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or any(ord(c) < 32 for c in target):
+        return "/admin"
+    return target
+
+
+class LoginController(Controller):
+    include_in_schema = False
+
+    @get("/login", name="login")
+    async def login_page(self, next_: Annotated[str, Parameter(query="next", max_length=500)] = "/admin") -> Template:
+        return Template("admin/login.html", context={"next": _safe_next(next_), "error": None})
+
+    @post("/login", name="login-submit")
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        organiser_id = await organisers.authenticate(data.email, data.password)
+        if organiser_id is None:
+            return Template(
+                "admin/login.html",
+                context={"next": _safe_next(data.next), "error": True, "email": data.email},
+                status_code=401,
+            )
+        await rotate_session(request, {"organiser_id": organiser_id})
+        return Redirect(_safe_next(data.next), status_code=303)
+
+    @post("/logout", name="logout")
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        request.clear_session()
+        return Redirect("/", status_code=303)
+
+
+class AdminController(Controller):
+    path = "/admin"
+    include_in_schema = False
+    dependencies = {"organiser": Provide(session_organiser)}
+
+    @get("/", name="admin")
+    async def dashboard(self, organiser: Actor) -> Template:
+        ids = list(organiser.roles)
+        orgs = await Organisation.select().where(Organisation.id.is_in(ids or [-1])).order_by(Organisation.slug)
+        page = await event_service.list_events(EventFilters(), organisation_ids=ids, include_drafts=True,
+                                               page_size=100)
+        return Template(
+            "admin/dashboard.html",
+            context={"organiser": organiser, "organisations": orgs, "events": page.items},
+        )
+
+    @get("/events/{event_id:int}", name="admin-event")
+    async def event_detail(self, organiser: Actor, event_id: int) -> Template:
+        owner, hosts = await event_service.owner_and_hosts(event_id)
+        if not any(organiser.role_in(org) for org in (owner, *hosts)):
+            raise NotFound()
+        event = await event_service.get_event(event_id, organiser)
+        return Template(
+            "admin/event.html",
+            context={"organiser": organiser, "event": event, "can_edit": organiser.can_edit_for(owner)},
+        )
+
+    @post("/events/{event_id:int}/publish", name="admin-event-publish")
+    async def publish(self, organiser: Actor, event_id: int) -> Redirect:
+        await event_service.publish_event(organiser, event_id)
+        return Redirect(f"/admin/events/{event_id}", status_code=303)
+
+    @post("/events/{event_id:int}/cancel", name="admin-event-cancel")
+    async def cancel(self, organiser: Actor, event_id: int) -> Redirect:
+        await event_service.cancel_event(organiser, event_id)
+        return Redirect(f"/admin/events/{event_id}", status_code=303)

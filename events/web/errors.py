@@ -1,0 +1,117 @@
+"""One place that turns exceptions into answers: JSON `{status_code, detail, extra?}` for the API,
+a page in the user's language for browsers. Never a 500 for bad input."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from events import i18n
+from events.db import is_database_busy
+from events.services.errors import N_, DomainError
+
+log = logging.getLogger("trefpunt")
+
+STATUS_MESSAGES = {
+    400: N_("The request could not be understood."),
+    401: N_("Please sign in or send a valid API token."),
+    403: N_("Your role does not allow this."),
+    404: N_("This page does not exist."),
+    405: N_("This method is not allowed here."),
+    409: N_("This conflicts with the current state."),
+    413: N_("The request is too large."),
+    415: N_("This content type is not supported."),
+    422: N_("Some fields are not valid."),
+    429: N_("Too many requests. Please wait a moment and try again."),
+    500: N_("Something went wrong on our side. Nothing you entered was lost; please try again."),
+    503: N_("The server is busy. Please try again in a moment."),
+}
+
+
+def wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/schema")) or path.endswith(".ics"):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def _translate(message: str, **params: Any) -> str:
+    text = i18n.gettext(message)
+    try:
+        return text % params if params else text
+    except (KeyError, TypeError, ValueError):
+        return message % params if params else message
+
+
+def _answer(request: Request[Any, Any, Any], status: int, detail: str, extra: Any = None,
+            headers: dict[str, str] | None = None) -> Response[Any]:
+    if wants_json(request):
+        body: dict[str, Any] = {"status_code": status, "detail": detail}
+        if extra:
+            body["extra"] = extra
+        return Response(body, status_code=status, headers=headers, media_type="application/json")
+    return Template(
+        "error.html",
+        context={"status_code": status, "detail": detail},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def _validation_extra(exc: ValidationException) -> list[dict[str, Any]]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    return [{k: v for k, v in item.items() if k in ("key", "message", "source")} for item in extra
+            if isinstance(item, dict)]
+
+
+def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    headers = {"Retry-After": "2"} if exc.status_code == 503 else None
+    if exc.status_code == 401 and not wants_json(request):
+        return Redirect(f"/login?next={request.url.path}")  # type: ignore[return-value]
+    if exc.status_code == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    extra = {"field": exc.field} if exc.field else None
+    return _answer(request, exc.status_code, _translate(exc.message, **exc.params), extra, headers)
+
+
+def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    extra: Any = None
+    if isinstance(exc, ValidationException):
+        # Litestar says 400 for both; a body that parses but breaks the schema is a 422.
+        extra = _validation_extra(exc)
+        detail_lower = str(exc.detail).lower()
+        status = 400 if ("malformed" in detail_lower or "decode" in detail_lower or not extra) else 422
+        if any("json is malformed" in str(item.get("message", "")).lower() for item in extra):
+            status = 400
+    if isinstance(exc, NotAuthorizedException) and not wants_json(request):
+        return Redirect(f"/login?next={request.url.path}")  # type: ignore[return-value]
+    message = STATUS_MESSAGES.get(status, STATUS_MESSAGES[400 if status < 500 else 500])
+    headers = dict(exc.headers or {})
+    if status == 401 and wants_json(request):
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return _answer(request, status, _translate(message), extra, headers or None)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if is_database_busy(exc):
+        return _answer(request, 503, _translate(STATUS_MESSAGES[503]), headers={"Retry-After": "2"})
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, _translate(STATUS_MESSAGES[500]))
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: handle_domain_error,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}

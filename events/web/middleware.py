@@ -1,0 +1,60 @@
+"""ASGI middleware: the request's language (and its cookie when `?lang=` changes it)."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from events import i18n
+from events.settings import LANGUAGES
+
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def language_middleware(app: ASGIApp) -> ASGIApp:
+    """Resolve the language once per request: `?lang=`, then the cookie, then Accept-Language."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[0]
+        cookie_header = _header(scope, b"cookie")
+        cookie_lang = None
+        if cookie_header:
+            try:
+                jar: SimpleCookie = SimpleCookie(cookie_header)
+                cookie_lang = jar[LANG_COOKIE].value if LANG_COOKIE in jar else None
+            except Exception:  # noqa: BLE001 - a malformed cookie header is ignored, not fatal
+                cookie_lang = None
+        language = i18n.negotiate_language(query, cookie_lang, _header(scope, b"accept-language"))
+        token = i18n.current_language.set(language)
+        scope.setdefault("state", {})["language"] = language
+        remember = bool(query and query.lower() in LANGUAGES and query.lower() != cookie_lang)
+
+        async def send_with_cookie(message: Message) -> None:
+            if remember and message["type"] == "http.response.start":
+                headers = MutableScopeHeaders.from_message(message)
+                headers.add(
+                    "Set-Cookie",
+                    f"{LANG_COOKIE}={language}; Max-Age={LANG_COOKIE_MAX_AGE}; Path=/; SameSite=Lax",
+                )
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_cookie)
+        finally:
+            i18n.current_language.reset(token)
+
+    return middleware

@@ -1,0 +1,57 @@
+"""Public pages: the event list and the event page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from litestar.response import Template
+
+from events.services import events as event_service
+from events.services.events import EventFilters
+from events.tables import Organisation
+
+Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
+Language = Literal["nl", "fr", "en"]
+
+
+async def _organisations() -> list[dict[str, Any]]:
+    return await Organisation.select(
+        Organisation.slug, Organisation.name_nl, Organisation.name_fr, Organisation.name_en
+    ).order_by(Organisation.slug)
+
+
+class PublicController(Controller):
+    include_in_schema = False
+
+    @get(["/", "/events"], name="events")
+    async def event_list(
+        self,
+        request: Request[Any, Any, Any],
+        organisation: Annotated[str | None, Parameter(max_length=64)] = None,
+        kind: Kind | None = None,
+        language: Language | None = None,
+        date_from: Annotated[date | None, Parameter(query="date")] = None,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+    ) -> Template:
+        filters = EventFilters(organisation=organisation or None, kind=kind, language=language,
+                               on_or_after=date_from)
+        result = await event_service.list_events(filters, page=page)
+        params = {"organisation": organisation, "kind": kind, "language": language,
+                  "date": date_from.isoformat() if date_from else None}
+        return Template(
+            "public/events.html",
+            context={
+                "page": result,
+                "params": params,
+                "organisations": await _organisations(),
+                "kinds": event_service.KINDS,
+            },
+        )
+
+    @get("/events/{event_id:int}", name="event")
+    async def event_page(self, event_id: int) -> Template:
+        event = await event_service.get_event(event_id)
+        return Template("public/event.html", context={"event": event})

@@ -1,0 +1,167 @@
+"""Test set-up: the environment is fixed before the app is imported (litestar-fullstack style).
+
+SQLite by default (a fresh file per run); when DATABASE_URL points at PostgreSQL, a fresh
+database is created on that server for this run and dropped afterwards. Migrations run through
+the real `trefpunt migrate` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(tempfile.mkdtemp(prefix="trefpunt-test-"))
+TEST_HOST = "testserver.local"
+BIN = Path(sys.executable).parent
+
+
+def _postgres_test_url(base_url: str) -> tuple[str, str]:
+    """Create a fresh database next to the one DATABASE_URL names; return (url, name)."""
+    import asyncpg
+
+    name = f"trefpunt_test_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(base_url)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    parts = urlsplit(base_url)
+    return urlunsplit(parts._replace(path=f"/{name}")), name
+
+
+ORIGINAL_DATABASE_URL = os.environ.get("DATABASE_URL", "")
+USING_POSTGRES = ORIGINAL_DATABASE_URL.startswith(("postgres://", "postgresql://"))
+if USING_POSTGRES:
+    DATABASE_URL, PG_DATABASE = _postgres_test_url(ORIGINAL_DATABASE_URL)
+else:
+    DATABASE_URL, PG_DATABASE = f"sqlite:///{VAR_DIR / 'test.sqlite3'}", ""
+
+os.environ.update(
+    {
+        "DATABASE_URL": DATABASE_URL,
+        "TREFPUNT_VAR_DIR": str(VAR_DIR),
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "BASE_URL": f"http://{TEST_HOST}",
+        "TREFPUNT_ALLOWED_HOSTS": f"{TEST_HOST},testserver",
+        "TREFPUNT_WORKER": "off",
+        # AsyncTestClient runs the lifespan on another event loop: no pool in-process.
+        "TREFPUNT_DB_POOL": "off",
+        "PICCOLO_CONF": "piccolo_conf",
+    }
+)
+os.environ.pop("SMTP_URL", None)
+os.environ.pop("REDIS_URL", None)
+
+subprocess.run([str(BIN / "trefpunt"), "migrate"], check=True, cwd=ROOT, capture_output=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not PG_DATABASE:
+        return
+    import asyncpg
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(ORIGINAL_DATABASE_URL)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"trefpunt database: {'PostgreSQL ' + PG_DATABASE if USING_POSTGRES else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def app():  # type: ignore[no-untyped-def]
+    from events.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app, base_url=f"http://{TEST_HOST}") as test_client:
+        yield test_client
+
+
+def unique_slug(prefix: str = "org") -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+        self.url = url
+        self.process = process
+        self.log = log
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    """A real `trefpunt serve` on loopback, with production settings (pool, inline worker)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = VAR_DIR / f"serve-{port}.log"
+    env = {**os.environ, "BASE_URL": url, "TREFPUNT_DB_POOL": "on", "TREFPUNT_WORKER": "inline"}
+    env.pop("TREFPUNT_ALLOWED_HOSTS", None)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "trefpunt"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text()}")
+        time.sleep(0.1)
+    try:
+        yield LiveServer(url, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_cli(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real `trefpunt` console script with the test environment."""
+    return subprocess.run(
+        [str(BIN / "trefpunt"), *args], cwd=ROOT, capture_output=True, text=True, input=input_text, timeout=60
+    )
