@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine as PluginJinjaTemplateEngine
@@ -21,11 +24,14 @@ from litestar.template.config import TemplateConfig
 
 from events import __version__
 from events.db import close_pool, open_pool
+from events.mail.worker import run_worker
 from events.settings import Settings, get_settings
 from events.web.admin import AdminController, LoginController
 from events.web.api import EventApiController
 from events.web.auth import SESSION_COOKIE, SessionConfig
+from events.web.devmail import DevMailController
 from events.web.errors import EXCEPTION_HANDLERS
+from events.web.feeds import FEED_HANDLERS
 from events.web.health import health
 from events.web.middleware import language_middleware
 from events.web.public import PublicController
@@ -60,9 +66,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.db_pool:
             await open_pool()
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_worker(stop)) if settings.worker == "inline" else None
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                try:
+                    await asyncio.wait_for(worker, timeout=10)
+                except TimeoutError:
+                    worker.cancel()
             if settings.db_pool:
                 await close_pool()
 
@@ -82,15 +96,31 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cookie_samesite="lax",
         exclude=STATELESS_PATHS,
     )
+    organiser_middleware: list[Any] = [session_config.middleware]
+    if settings.rate_limit:
+        # Password guessing: 20 sign-in attempts a minute per client address.
+        organiser_middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", 20),
+                store="rate_limit",
+                check_throttle_handler=lambda request: request.method == "POST" and request.url.path == "/login",
+            ).middleware
+        )
     return Litestar(
         route_handlers=[
             PublicController,
             # Only the organiser pages carry a session: public pages and feeds stay cookie-free.
-            Router(path="/", route_handlers=[LoginController, AdminController], middleware=[session_config.middleware]),
+            Router(
+                path="/",
+                route_handlers=[LoginController, AdminController, DevMailController],
+                middleware=organiser_middleware,
+            ),
             EventApiController,
             health,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False,
-                                       opt={"skip_session": True}),
+            *FEED_HANDLERS,
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"skip_session": True}
+            ),
         ],
         middleware=[security_headers_middleware, language_middleware],
         csrf_config=csrf_config,

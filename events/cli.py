@@ -63,13 +63,23 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker() -> None:
     """Run the background worker as its own process (use with TREFPUNT_WORKER=off on the app)."""
 
+    import logging
+
+    from events.db import close_pool, open_pool
+    from events.mail.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        click.echo("Trefpunt worker started")
-        await stop.wait()
+        await open_pool()
+        try:
+            await run_worker(stop)
+        finally:
+            await close_pool()
 
     asyncio.run(run())
 

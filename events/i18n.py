@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gettext as _gettext
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -23,7 +23,7 @@ LANGUAGE_NAMES = {"nl": "Nederlands", "fr": "Français", "en": "English"}
 current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> _gettext.NullTranslations:
     """The compiled catalog (compiled at install by `pybabel compile`), or the .po compiled now."""
     mo = LOCALE_DIR / language / "LC_MESSAGES" / "messages.mo"

@@ -6,6 +6,7 @@ app, and nothing else reads `os.environ`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -51,6 +52,15 @@ def _flag(name: str, default: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _mail_domain(host: str) -> str:
+    """A domain for the sender address: the public host, unless it is an IP or a bare name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host if "." in host else "localhost"
+    return "localhost"
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -65,6 +75,8 @@ class Settings:
     debug: bool = False
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
     max_body_bytes: int = 1_048_576
+    mail_from: str = "trefpunt@localhost"
+    smtp_timeout: float = 30.0
 
     @property
     def is_postgres(self) -> bool:
@@ -105,6 +117,8 @@ def load_settings() -> Settings:
         db_pool=_flag("TREFPUNT_DB_POOL", "on", ("on", "off")) == "on",
         debug=_flag("TREFPUNT_DEBUG", "off", ("on", "off")) == "on",
         allowed_hosts=allowed,
+        mail_from=os.environ.get("MAIL_FROM") or f"trefpunt@{_mail_domain(base_host)}",
+        smtp_timeout=float(os.environ.get("SMTP_TIMEOUT", "30")),
     )
 
 

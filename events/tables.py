@@ -12,6 +12,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     OnDelete,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -21,6 +22,7 @@ from piccolo.table import Table
 
 
 class Organisation(Table):
+    id: Serial
     slug = Varchar(length=64, unique=True)
     name_nl = Varchar(length=200, default="")
     name_fr = Varchar(length=200, default="")
@@ -36,6 +38,7 @@ class Organisation(Table):
 class Organiser(Table):
     """A staff member of one or more partner organisations who signs in to the back office."""
 
+    id: Serial
     email = Varchar(length=254, unique=True)
     name = Varchar(length=200, default="")
     password_hash = Varchar(length=200, default="")
@@ -46,6 +49,7 @@ class Organiser(Table):
 
 
 class Membership(Table):
+    id: Serial
     organiser = ForeignKey(references=Organiser, on_delete=OnDelete.cascade)
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade)
     role = Varchar(length=10, default="viewer")  # owner | editor | viewer
@@ -53,6 +57,7 @@ class Membership(Table):
 
 
 class Venue(Table):
+    id: Serial
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, null=True)
     name = Varchar(length=200)
     address = Varchar(length=300, default="")
@@ -61,12 +66,14 @@ class Venue(Table):
 
 
 class Room(Table):
+    id: Serial
     venue = ForeignKey(references=Venue, on_delete=OnDelete.cascade)
     name = Varchar(length=200)
     capacity = Integer(null=True, default=None)
 
 
 class Series(Table):
+    id: Serial
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade)
     title_nl = Varchar(length=200, default="")
     title_fr = Varchar(length=200, default="")
@@ -79,6 +86,7 @@ class Series(Table):
 
 
 class Event(Table):
+    id: Serial
     kind = Varchar(length=20, index=True)  # info_session | consultation_day | networking | workshop
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.restrict, index=True)
     series = ForeignKey(references=Series, on_delete=OnDelete.set_null, null=True)
@@ -113,11 +121,13 @@ class Event(Table):
 class EventHost(Table):
     """A co-host organisation of an event (the owner is `Event.organisation`)."""
 
+    id: Serial
     event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, index=True)
 
 
 class ApiToken(Table):
+    id: Serial
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade)
     name = Varchar(length=100, default="")
     # SHA-256 of the token: the token has 256 random bits, so a fast hash cannot be brute-forced.
@@ -130,9 +140,77 @@ class ApiToken(Table):
 
 
 class AuditLog(Table):
+    id: Serial
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, null=True)
     actor = Varchar(length=100, default="")  # "organiser:<id>", "token:<id>", "cli"
     action = Varchar(length=50)
     target = Varchar(length=100, default="")
     detail = Text(default="{}")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class Registration(Table):
+    """A participant's registration for an event (the registration lifecycle builds on this)."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200)
+    email = Varchar(length=254)
+    email_key = Varchar(length=254, index=True)  # lower-cased: one active registration per email
+    phone = Varchar(length=50, default="")
+    company = Varchar(length=200, default="")
+    language = Varchar(length=2, default="nl")
+    answers = Text(default="{}")
+    # pending_email | pending_approval | confirmed | waitlisted | cancelled | rejected
+    status = Varchar(length=20, default="confirmed", index=True)
+    attendance = Varchar(length=10, default="")  # "" | attended | no_show
+    manage_token_hash = Varchar(length=64, null=True, default=None, unique=True)
+    # The SEQUENCE and METHOD of the last invite this person was sent, so a later REQUEST or
+    # CANCEL always carries a higher SEQUENCE than what their calendar holds.
+    ical_sequence = Integer(default=-1)
+    ical_method = Varchar(length=10, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    cancelled_at = Timestamptz(null=True, default=None)
+
+
+class OutboxMessage(Table):
+    """A mail waiting to be sent, written in the same transaction as the change that causes it."""
+
+    id: Serial
+    dedupe_key = Varchar(length=200, unique=True)
+    kind = Varchar(length=40, default="")
+    event = ForeignKey(references=Event, on_delete=OnDelete.set_null, null=True, index=True)
+    registration = ForeignKey(references=Registration, on_delete=OnDelete.set_null, null=True)
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.set_null, null=True, index=True)
+    recipient = Varchar(length=254)
+    recipient_name = Varchar(length=200, default="")
+    language = Varchar(length=2, default="nl")
+    sender_name = Varchar(length=200, default="")
+    reply_to = Varchar(length=254, default="")
+    subject = Varchar(length=300)
+    text_body = Text()
+    html_body = Text()
+    ics = Text(default="")
+    ics_method = Varchar(length=10, default="")
+    message_id = Varchar(length=200, unique=True)
+    status = Varchar(length=10, default="queued")  # queued | sending | sent | failed
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow())
+    lease_until = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class DataVersion(Table):
+    """A counter that every change to public event data raises, in the same transaction.
+
+    Feeds and cached pages key their ETag on it, and its `changed_at` never moves back, so
+    Last-Modified is monotonic even when an event leaves a feed.
+    """
+
+    id: Serial
+    scope = Varchar(length=40, unique=True)
+    version = Integer(default=0)
+    changed_at = Timestamptz(default=TimestamptzNow())

@@ -11,22 +11,26 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from events.db import write_transaction
 from events.services.access import CLI_ACTOR
 from events.services.events import (
     DescriptionTexts,
     EventInput,
+    EventPatch,
     TitleTexts,
     VenueInput,
     create_event,
     publish_event,
+    update_event,
 )
+from events.services.notifications import send_invitation
 from events.services.organisers import create_organisation, create_organiser
-from events.tables import Organisation, Series
+from events.tables import Event, Organisation, Registration, Series
 
 __all__ = ["load_demo"]
 
 TIMEZONE = "Europe/Brussels"
-DEMO_PASSWORD = "trefpunt-demo"
+DEMO_PASSWORD = "trefpunt-demo"  # noqa: S105 - the documented demo login
 TUESDAY = 1
 
 _DE_PUNT = {"name": "Bedrijvencentrum De Punt", "address": "Puntstraat 10", "city": "9000 Gent"}
@@ -320,11 +324,12 @@ WORKSHOPS = [
 ]
 
 
-async def _events(org: dict[str, int], now: datetime) -> None:
+async def _events(org: dict[str, int], now: datetime) -> int:
+    """Create the demo events; returns the id of the co-hosted microcredit session."""
     today = now.date()
 
     start, end = _on(_day(today, 1, 3), time(18, 30), time(20, 30))
-    await _event(
+    first_event = await _event(
         org["de-punt"],
         EventInput(
             kind="info_session",
@@ -505,6 +510,39 @@ async def _events(org: dict[str, int], now: datetime) -> None:
         ),
         publish=False,
     )
+    return first_event
+
+
+DEMO_PARTICIPANTS = [
+    ("Sofie Claeys", "sofie@example.org", "nl", "Bakkerij Claeys"),
+    ("Karim Benali", "karim@example.org", "fr", "Benali Design"),
+    ("Ana Costa", "ana@example.org", "en", ""),
+]
+
+
+async def _participants(event_id: int) -> None:
+    """Three confirmed participants with their invitations, then a change of time, so the
+    mailbox at /dev/mail shows an invite and its update in three languages."""
+    async with write_transaction():
+        for name, email, language, company in DEMO_PARTICIPANTS:
+            rows = await Registration.insert(
+                Registration(
+                    event=event_id,
+                    name=name,
+                    email=email,
+                    email_key=email.lower(),
+                    language=language,
+                    company=company,
+                    status="confirmed",
+                )
+            )
+            await send_invitation(rows[0]["id"])
+    event = await Event.select(Event.starts_at, Event.ends_at).where(Event.id == event_id).first()
+    assert event is not None
+    later = timedelta(minutes=30)
+    await update_event(
+        CLI_ACTOR, event_id, EventPatch(starts_at=event["starts_at"] + later, ends_at=event["ends_at"] + later)
+    )
 
 
 async def load_demo(*, if_empty: bool = False) -> bool:
@@ -517,5 +555,6 @@ async def load_demo(*, if_empty: bool = False) -> bool:
         return False
     org = await _organisations()
     await _organisers()
-    await _events(org, datetime.now(ZoneInfo(TIMEZONE)))
+    first_event = await _events(org, datetime.now(ZoneInfo(TIMEZONE)))
+    await _participants(first_event)
     return True

@@ -14,12 +14,14 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
+from piccolo.columns import Column
 from piccolo.query import WhereRaw
 
 from events.db import write_transaction
-from events.services import audit
+from events.services import audit, notifications
 from events.services.access import Actor, require_event_edit, require_event_view
-from events.services.errors import Conflict, Forbidden, InvalidInput, N_, NotFound
+from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
+from events.services.versions import bump_data_version
 from events.settings import DEFAULT_TIMEZONE, LANGUAGES, get_settings
 from events.tables import Event, EventHost, Organisation, Room, Series, Venue
 
@@ -97,19 +99,19 @@ class EventPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     starts_at: AwareDatetime | msgspec.UnsetType = msgspec.UNSET
     ends_at: AwareDatetime | msgspec.UnsetType = msgspec.UNSET
     timezone: Annotated[str, msgspec.Meta(max_length=64)] | msgspec.UnsetType = msgspec.UNSET
-    venue: VenueInput | None | msgspec.UnsetType = msgspec.UNSET
+    venue: VenueInput | msgspec.UnsetType | None = msgspec.UNSET
     online_url: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType = msgspec.UNSET
-    capacity: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None | msgspec.UnsetType = msgspec.UNSET
+    capacity: Annotated[int, msgspec.Meta(ge=0, le=100000)] | msgspec.UnsetType | None = msgspec.UNSET
     waitlist: bool | msgspec.UnsetType = msgspec.UNSET
     requires_approval: bool | msgspec.UnsetType = msgspec.UNSET
     double_opt_in: bool | msgspec.UnsetType = msgspec.UNSET
-    registration_opens_at: AwareDatetime | None | msgspec.UnsetType = msgspec.UNSET
-    registration_closes_at: AwareDatetime | None | msgspec.UnsetType = msgspec.UNSET
+    registration_opens_at: AwareDatetime | msgspec.UnsetType | None = msgspec.UNSET
+    registration_closes_at: AwareDatetime | msgspec.UnsetType | None = msgspec.UNSET
     reminder_hours: (
         Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=720)]], msgspec.Meta(max_length=5)] | msgspec.UnsetType
     ) = msgspec.UNSET
     hosts: Annotated[list[Slug], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
-    series_id: int | None | msgspec.UnsetType = msgspec.UNSET
+    series_id: int | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class OrganisationRef(msgspec.Struct):
@@ -187,7 +189,7 @@ def _check_url(url: str) -> str:
     if not url:
         return ""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in url for c in "\r\n\t <>\""):
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c in url for c in '\r\n\t <>"'):
         raise InvalidInput(N_("The online link must be an http(s) address."), field="online_url")
     return url
 
@@ -213,6 +215,12 @@ def _check_title(title: dict[str, str]) -> None:
             raise InvalidInput(N_("A title cannot contain line breaks or control characters."), field="title")
 
 
+def _per_language(title: dict[str, str], description: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {f"title_{lang}": text.strip() for lang, text in title.items()}
+    values.update({f"description_{lang}": text for lang, text in description.items()})
+    return values
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     return moment.astimezone(UTC) if moment is not None else None
 
@@ -233,14 +241,20 @@ async def _resolve_venue(organisation_id: int, venue: VenueInput | None) -> tupl
     """Find or create the venue (and room) by name and address within the organisation."""
     if venue is None:
         return None, None
-    row = await Venue.select(Venue.id).where(
-        (Venue.organisation == organisation_id) & (Venue.name == venue.name) & (Venue.address == venue.address)
-    ).first()
-    venue_id = row["id"] if row else (
-        await Venue.insert(
-            Venue(organisation=organisation_id, name=venue.name, address=venue.address, city=venue.city)
-        )
-    )[0]["id"]
+    row = (
+        await Venue.select(Venue.id)
+        .where((Venue.organisation == organisation_id) & (Venue.name == venue.name) & (Venue.address == venue.address))
+        .first()
+    )
+    venue_id = (
+        row["id"]
+        if row
+        else (
+            await Venue.insert(
+                Venue(organisation=organisation_id, name=venue.name, address=venue.address, city=venue.city)
+            )
+        )[0]["id"]
+    )
     if not venue.room:
         return venue_id, None
     room = await Room.select(Room.id).where((Room.venue == venue_id) & (Room.name == venue.room)).first()
@@ -285,8 +299,7 @@ async def create_event(actor: Actor, organisation_id: int, data: EventInput) -> 
             kind=data.kind,
             organisation=organisation_id,
             series=data.series_id,
-            **{f"title_{lang}": text.strip() for lang, text in title.items()},
-            **{f"description_{lang}": text for lang, text in data.description.as_dict().items()},
+            **_per_language(title, data.description.as_dict()),
             timezone=timezone,
             venue=venue_id,
             room=room_id,
@@ -304,6 +317,7 @@ async def create_event(actor: Actor, organisation_id: int, data: EventInput) -> 
         event_id: int = (await Event.insert(row))[0]["id"]
         if hosts:
             await EventHost.insert(*[EventHost(event=event_id, organisation=oid) for oid in hosts.values()])
+        await bump_data_version()
         await audit.record(actor, "event.created", organisation_id=organisation_id, target=f"event:{event_id}")
     return event_id
 
@@ -365,12 +379,19 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
         changed = {k: v for k, v in changes.items() if row.get(k) != v}
         material = any(name in changed for name in MATERIAL_FIELDS)
         if changed or "hosts" in given:
-            values = {**changed, "updated_at": _now()}
+            values: dict[Column | str, Any] = {"updated_at": _now()}
+            values.update(changed)
             if material:
                 values["sequence"] = row["sequence"] + 1
             await Event.update(values).where(Event.id == event_id)
+            await bump_data_version()
+            if material and row["status"] == "published":
+                await notifications.notify_event_changed(event_id)
             await audit.record(
-                actor, "event.updated", organisation_id=row["organisation"], target=f"event:{event_id}",
+                actor,
+                "event.updated",
+                organisation_id=row["organisation"],
+                target=f"event:{event_id}",
                 fields=sorted(changed) + (["hosts"] if "hosts" in given else []),
             )
     return material
@@ -388,6 +409,7 @@ async def publish_event(actor: Actor, event_id: int) -> None:
         await Event.update({Event.status: "published", Event.published_at: now, Event.updated_at: now}).where(
             Event.id == event_id
         )
+        await bump_data_version()
         await audit.record(actor, "event.published", organisation_id=row["organisation"], target=f"event:{event_id}")
 
 
@@ -406,7 +428,11 @@ async def cancel_event(actor: Actor, event_id: int) -> None:
                 Event.sequence: row["sequence"] + 1,
             }
         ).where(Event.id == event_id)
-        await audit.record(actor, "event.cancelled", organisation_id=row["organisation"], target=f"event:{event_id}")
+        await bump_data_version()
+        told = await notifications.notify_event_cancelled(event_id)
+        await audit.record(
+            actor, "event.cancelled", organisation_id=row["organisation"], target=f"event:{event_id}", told=told
+        )
 
 
 # Reading -------------------------------------------------------------------------------------
@@ -414,9 +440,9 @@ async def cancel_event(actor: Actor, event_id: int) -> None:
 _ORG_COLUMNS = ("slug", "name_nl", "name_fr", "name_en", "colour")
 
 
-def _event_select() -> Any:
+def event_select() -> Any:
     return Event.select(
-        Event.all_columns(),
+        *Event.all_columns(),
         *(getattr(Event.organisation, c).as_alias(f"org_{c}") for c in _ORG_COLUMNS),
         Event.venue.name.as_alias("venue_name"),
         Event.venue.address.as_alias("venue_address"),
@@ -437,9 +463,13 @@ async def _views(rows: list[dict[str, Any]]) -> list[EventView]:
     """Rows → views with their co-hosts, in two queries whatever the number of events."""
     if not rows:
         return []
-    host_rows = await EventHost.select(
-        EventHost.event, *(getattr(EventHost.organisation, c).as_alias(f"org_{c}") for c in _ORG_COLUMNS)
-    ).where(EventHost.event.is_in([r["id"] for r in rows])).order_by(EventHost.id)
+    host_rows = (
+        await EventHost.select(
+            EventHost.event, *(getattr(EventHost.organisation, c).as_alias(f"org_{c}") for c in _ORG_COLUMNS)
+        )
+        .where(EventHost.event.is_in([r["id"] for r in rows]))
+        .order_by(EventHost.id)
+    )
     hosts: dict[int, list[OrganisationRef]] = {}
     for host in host_rows:
         hosts.setdefault(host["event"], []).append(_org_ref(host, "org_"))
@@ -450,7 +480,9 @@ async def _views(rows: list[dict[str, Any]]) -> list[EventView]:
         venue = None
         if row["venue_name"]:
             venue = VenueView(
-                name=row["venue_name"], address=row["venue_address"] or "", city=row["venue_city"] or "",
+                name=row["venue_name"],
+                address=row["venue_address"] or "",
+                city=row["venue_city"] or "",
                 room=row["room_name"],
             )
         view = EventView(
@@ -486,7 +518,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[EventView]:
 
 async def get_event(event_id: int, actor: Actor | None = None) -> EventView:
     """One event as its viewer may see it: drafts only for their hosts."""
-    row = await _event_select().where(Event.id == event_id).first()
+    row = await event_select().where(Event.id == event_id).first()
     if row is None:
         raise NotFound(N_("This event does not exist."))
     view = (await _views([row]))[0]
@@ -506,15 +538,21 @@ def _local_midnight(day: date, timezone: str = DEFAULT_TIMEZONE) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
-async def list_events(filters: EventFilters, *, page: int = 1, page_size: int = PAGE_SIZE,
-                      organisation_ids: list[int] | None = None, include_drafts: bool = False) -> EventPage:
+async def list_events(
+    filters: EventFilters,
+    *,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    organisation_ids: list[int] | None = None,
+    include_drafts: bool = False,
+) -> EventPage:
     """Upcoming events, oldest first, one query for the page and one for its co-hosts.
 
     Public lists show published events that have not ended; `organisation_ids` with
     `include_drafts` gives the back office its own organisations' events in every state.
     """
     page = max(1, min(page, 10_000))
-    query = _event_select()
+    query = event_select()
     if include_drafts:
         query = query.where(Event.status.is_in(["draft", "published", "cancelled"]))
     else:
@@ -533,7 +571,8 @@ async def list_events(filters: EventFilters, *, page: int = 1, page_size: int = 
         query = query.where(
             WhereRaw(
                 "(event.organisation = {} OR event.id IN (SELECT event FROM event_host WHERE organisation = {}))",
-                org_id, org_id,
+                org_id,
+                org_id,
             )
         )
     if organisation_ids is not None:
@@ -541,12 +580,12 @@ async def list_events(filters: EventFilters, *, page: int = 1, page_size: int = 
         placeholders = ", ".join("{}" for _ in ids)
         query = query.where(
             WhereRaw(
-                f"(event.organisation IN ({placeholders}) OR event.id IN "
+                # Only "{}" placeholders are formatted in; the ids are bound parameters.
+                f"(event.organisation IN ({placeholders}) OR event.id IN "  # noqa: S608
                 f"(SELECT event FROM event_host WHERE organisation IN ({placeholders})))",
-                *ids, *ids,
+                *ids,
+                *ids,
             )
         )
-    rows = await query.order_by(Event.starts_at).order_by(Event.id).offset((page - 1) * page_size).limit(
-        page_size + 1
-    )
+    rows = await query.order_by(Event.starts_at).order_by(Event.id).offset((page - 1) * page_size).limit(page_size + 1)
     return EventPage(items=await _views(rows[:page_size]), page=page, has_next=len(rows) > page_size)

@@ -10,8 +10,9 @@ import hashlib
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
-from email.headerregistry import Address
 from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Any
 
 import anyio
 from argon2 import PasswordHasher
@@ -20,12 +21,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from events.db import is_unique_violation, write_transaction
 from events.services import audit
 from events.services.access import CLI_ACTOR, ROLES, Actor
-from events.services.errors import Conflict, InvalidInput, N_, NotFound
+from events.services.errors import N_, Conflict, InvalidInput, NotFound
 from events.settings import LANGUAGES
 from events.tables import ApiToken, Membership, Organisation, Organiser
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-TOKEN_PREFIX = "tp_"
+TOKEN_PREFIX = "tp_"  # noqa: S105 - a prefix that lets secret scanners spot our tokens
 _hasher = PasswordHasher()
 _hash_limiter = anyio.CapacityLimiter(2)
 # Verifying against this when the email is unknown makes both answers take as long.
@@ -35,7 +36,7 @@ _DUMMY_HASH = _hasher.hash("not a real password")
 def normalise_email(value: str) -> str:
     """A single, syntactically plain address in lower case, or InvalidInput."""
     email = value.strip()
-    if not email or len(email) > 254 or any(c in email for c in "\r\n\0,;<> \t\"") or email.count("@") != 1:
+    if not email or len(email) > 254 or any(c in email for c in '\r\n\0,;<> \t"') or email.count("@") != 1:
         raise InvalidInput(N_("Enter a valid email address."), field="email")
     local, _, domain = email.partition("@")
     if not local or "." not in domain or domain.startswith(".") or domain.endswith("."):
@@ -53,22 +54,29 @@ def _check_role(role: str) -> str:
     return role
 
 
-async def create_organisation(slug: str, name: str, email: str, *, timezone: str = "Europe/Brussels",
-                              names: dict[str, str] | None = None, colour: str = "#1d5c7a",
-                              website: str = "") -> int:
+async def create_organisation(
+    slug: str,
+    name: str,
+    email: str,
+    *,
+    timezone: str = "Europe/Brussels",
+    names: dict[str, str] | None = None,
+    colour: str = "#1d5c7a",
+    website: str = "",
+) -> int:
     """Register a partner organisation; `email` becomes the ORGANIZER of its invites."""
     if not SLUG_RE.match(slug):
         raise InvalidInput(N_("A slug has lower-case letters, digits and dashes only."), field="slug")
     names = {lang: (names or {}).get(lang, "") or name for lang in LANGUAGES}
     try:
         async with write_transaction():
-            rows = await Organisation.insert(
-                Organisation(slug=slug, email=normalise_email(email), timezone=timezone, colour=colour,
-                             website=website, **{f"name_{lang}": text for lang, text in names.items()})
-            )
+            values: dict[str, Any] = {f"name_{lang}": text for lang, text in names.items()}
+            values.update(slug=slug, email=normalise_email(email), timezone=timezone, colour=colour, website=website)
+            rows = await Organisation.insert(Organisation(**values))
             organisation_id: int = rows[0]["id"]
-            await audit.record(CLI_ACTOR, "organisation.created", organisation_id=organisation_id,
-                               target=f"organisation:{slug}")
+            await audit.record(
+                CLI_ACTOR, "organisation.created", organisation_id=organisation_id, target=f"organisation:{slug}"
+            )
     except Exception as exc:
         if is_unique_violation(exc):
             raise Conflict(N_("An organisation with slug %(slug)s already exists."), slug=slug) from None
@@ -97,8 +105,15 @@ async def _verify(hashed: str, password: str) -> bool:
     return await anyio.to_thread.run_sync(check, limiter=_hash_limiter)
 
 
-async def create_organiser(email: str, organisation_slug: str, *, role: str = "editor", password: str | None = None,
-                           name: str = "", language: str = "nl") -> int:
+async def create_organiser(
+    email: str,
+    organisation_slug: str,
+    *,
+    role: str = "editor",
+    password: str | None = None,
+    name: str = "",
+    language: str = "nl",
+) -> int:
     """Create an organiser (or reuse the account with that email) and give them a role."""
     email = normalise_email(email)
     _check_role(role)
@@ -117,23 +132,28 @@ async def create_organiser(email: str, organisation_slug: str, *, role: str = "e
                 Organiser(email=email, name=name or email.split("@")[0], password_hash=hashed, language=language)
             )
             organiser_id = rows[0]["id"]
-        membership = await Membership.select(Membership.id).where(
-            (Membership.organiser == organiser_id) & (Membership.organisation == org_id)
-        ).first()
+        membership = (
+            await Membership.select(Membership.id)
+            .where((Membership.organiser == organiser_id) & (Membership.organisation == org_id))
+            .first()
+        )
         if membership:
             await Membership.update({Membership.role: role}).where(Membership.id == membership["id"])
         else:
             await Membership.insert(Membership(organiser=organiser_id, organisation=org_id, role=role))
-        await audit.record(CLI_ACTOR, "organiser.added", organisation_id=org_id, target=f"organiser:{organiser_id}",
-                           role=role)
+        await audit.record(
+            CLI_ACTOR, "organiser.added", organisation_id=org_id, target=f"organiser:{organiser_id}", role=role
+        )
     return organiser_id
 
 
 async def authenticate(email: str, password: str) -> int | None:
     """The organiser id when the password matches an active account, else None (same timing)."""
-    row = await Organiser.select(Organiser.id, Organiser.password_hash, Organiser.active).where(
-        Organiser.email == email.strip().lower()[:254]
-    ).first()
+    row = (
+        await Organiser.select(Organiser.id, Organiser.password_hash, Organiser.active)
+        .where(Organiser.email == email.strip().lower()[:254])
+        .first()
+    )
     hashed = row["password_hash"] if row and row["password_hash"] and row["active"] else _DUMMY_HASH
     ok = await _verify(hashed, password[:1024])
     if not ok or row is None or hashed is _DUMMY_HASH:
@@ -143,16 +163,19 @@ async def authenticate(email: str, password: str) -> int | None:
 
 
 async def organiser_actor(organiser_id: int) -> Actor | None:
-    row = await Organiser.select(Organiser.id, Organiser.name, Organiser.active).where(
-        Organiser.id == organiser_id
-    ).first()
+    row = (
+        await Organiser.select(Organiser.id, Organiser.name, Organiser.active)
+        .where(Organiser.id == organiser_id)
+        .first()
+    )
     if row is None or not row["active"]:
         return None
     memberships = await Membership.select(Membership.organisation, Membership.role).where(
         Membership.organiser == organiser_id
     )
-    return Actor(kind="organiser", id=organiser_id, name=row["name"],
-                 roles={m["organisation"]: m["role"] for m in memberships})
+    return Actor(
+        kind="organiser", id=organiser_id, name=row["name"], roles={m["organisation"]: m["role"] for m in memberships}
+    )
 
 
 def _token_hash(token: str) -> str:
@@ -168,8 +191,9 @@ async def create_api_token(organisation_slug: str, *, role: str = "editor", name
         rows = await ApiToken.insert(
             ApiToken(organisation=org_id, name=name, token_hash=_token_hash(token), prefix=token[:10], role=role)
         )
-        await audit.record(CLI_ACTOR, "api_token.created", organisation_id=org_id, target=f"token:{rows[0]['id']}",
-                           role=role)
+        await audit.record(
+            CLI_ACTOR, "api_token.created", organisation_id=org_id, target=f"token:{rows[0]['id']}", role=role
+        )
     return token
 
 
@@ -177,9 +201,11 @@ async def token_actor(token: str) -> Actor | None:
     """The actor an `Authorization: Bearer` token stands for, or None when unknown or revoked."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    row = await ApiToken.select(ApiToken.id, ApiToken.organisation, ApiToken.role, ApiToken.last_used_at).where(
-        (ApiToken.token_hash == _token_hash(token)) & ApiToken.revoked_at.is_null()
-    ).first()
+    row = (
+        await ApiToken.select(ApiToken.id, ApiToken.organisation, ApiToken.role, ApiToken.last_used_at)
+        .where((ApiToken.token_hash == _token_hash(token)) & ApiToken.revoked_at.is_null())
+        .first()
+    )
     if row is None:
         return None
     now = datetime.now(UTC)

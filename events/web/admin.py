@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from events.services import events as event_service
@@ -37,14 +36,16 @@ class LoginController(Controller):
     include_in_schema = False
 
     @get("/login", name="login")
-    async def login_page(self, next_: Annotated[str, Parameter(query="next", max_length=500)] = "/admin") -> Template:
+    async def login_page(
+        self, next_: Annotated[str, QueryParameter(name="next", max_length=500)] = "/admin"
+    ) -> Template:
         return Template("admin/login.html", context={"next": _safe_next(next_), "error": None})
 
     @post("/login", name="login-submit")
     async def login(
         self,
         request: Request[Any, Any, Any],
-        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
         organiser_id = await organisers.authenticate(data.email, data.password)
         if organiser_id is None:
@@ -68,18 +69,17 @@ class AdminController(Controller):
     dependencies = {"organiser": Provide(session_organiser)}
 
     @get("/", name="admin")
-    async def dashboard(self, organiser: Actor) -> Template:
+    async def dashboard(self, organiser: NamedDependency[Actor]) -> Template:
         ids = list(organiser.roles)
         orgs = await Organisation.select().where(Organisation.id.is_in(ids or [-1])).order_by(Organisation.slug)
-        page = await event_service.list_events(EventFilters(), organisation_ids=ids, include_drafts=True,
-                                               page_size=100)
+        page = await event_service.list_events(EventFilters(), organisation_ids=ids, include_drafts=True, page_size=100)
         return Template(
             "admin/dashboard.html",
             context={"organiser": organiser, "organisations": orgs, "events": page.items},
         )
 
     @get("/events/{event_id:int}", name="admin-event")
-    async def event_detail(self, organiser: Actor, event_id: int) -> Template:
+    async def event_detail(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Template:
         owner, hosts = await event_service.owner_and_hosts(event_id)
         if not any(organiser.role_in(org) for org in (owner, *hosts)):
             raise NotFound()
@@ -90,11 +90,11 @@ class AdminController(Controller):
         )
 
     @post("/events/{event_id:int}/publish", name="admin-event-publish")
-    async def publish(self, organiser: Actor, event_id: int) -> Redirect:
+    async def publish(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Redirect:
         await event_service.publish_event(organiser, event_id)
         return Redirect(f"/admin/events/{event_id}", status_code=303)
 
     @post("/events/{event_id:int}/cancel", name="admin-event-cancel")
-    async def cancel(self, organiser: Actor, event_id: int) -> Redirect:
+    async def cancel(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Redirect:
         await event_service.cancel_event(organiser, event_id)
         return Redirect(f"/admin/events/{event_id}", status_code=303)

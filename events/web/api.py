@@ -7,13 +7,13 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, patch, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events.services import events as event_service
 from events.services.access import Actor
-from events.services.errors import InvalidInput, N_
+from events.services.errors import N_, InvalidInput
 from events.services.events import EventFilters, EventInput, EventPatch, EventView
 from events.web.auth import bearer_actor, require_actor
 from events.web.templating import query_url
@@ -44,45 +44,53 @@ class EventApiController(Controller):
     async def list_events(
         self,
         request: Request[Any, Any, Any],
-        organisation: Annotated[str | None, Parameter(max_length=64)] = None,
-        kind: Kind | None = None,
-        language: Language | None = None,
-        date_from: Annotated[date | None, Parameter(query="date")] = None,
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+        organisation: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        kind: FromQuery[Kind | None] = None,
+        language: FromQuery[Language | None] = None,
+        date_from: Annotated[date | None, QueryParameter(name="date")] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
     ) -> EventList:
         filters = EventFilters(organisation=organisation, kind=kind, language=language, on_or_after=date_from)
         result = await event_service.list_events(filters, page=page, page_size=limit)
-        params = {"organisation": organisation, "kind": kind, "language": language,
-                  "date": date_from.isoformat() if date_from else None, "limit": limit}
-        next_url = query_url(str(request.base_url).rstrip("/") + self.path, params, page=page + 1) \
-            if result.has_next else None
+        params = {
+            "organisation": organisation,
+            "kind": kind,
+            "language": language,
+            "date": date_from.isoformat() if date_from else None,
+            "limit": limit,
+        }
+        next_url = (
+            query_url(str(request.base_url).rstrip("/") + self.path, params, page=page + 1) if result.has_next else None
+        )
         return EventList(items=result.items, next=next_url)
 
     @get("/{event_id:int}", summary="One event (drafts only with a token of a hosting organisation)")
-    async def get_event(self, event_id: int, actor: Actor | None) -> EventView:
+    async def get_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         return await event_service.get_event(event_id, actor)
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create a draft event owned by the token's organisation")
-    async def create_event(self, data: EventInput, actor: Actor | None) -> EventView:
+    async def create_event(self, data: JSONBody[EventInput], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         event_id = await event_service.create_event(who, _owner_of(who), data)
         return await event_service.get_event(event_id, who)
 
     @patch("/{event_id:int}", summary="Change an event; start, end, place, link or status raise its SEQUENCE")
-    async def update_event(self, event_id: int, data: EventPatch, actor: Actor | None) -> EventView:
+    async def update_event(
+        self, event_id: FromPath[int], data: JSONBody[EventPatch], actor: NamedDependency[Actor | None]
+    ) -> EventView:
         who = require_actor(actor)
         await event_service.update_event(who, event_id, data)
         return await event_service.get_event(event_id, who)
 
     @post("/{event_id:int}/publish", status_code=HTTP_200_OK, summary="Publish a draft")
-    async def publish_event(self, event_id: int, actor: Actor | None) -> EventView:
+    async def publish_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         await event_service.publish_event(who, event_id)
         return await event_service.get_event(event_id, who)
 
     @post("/{event_id:int}/cancel", status_code=HTTP_200_OK, summary="Cancel an event")
-    async def cancel_event(self, event_id: int, actor: Actor | None) -> EventView:
+    async def cancel_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         await event_service.cancel_event(who, event_id)
         return await event_service.get_event(event_id, who)

@@ -23,13 +23,13 @@ class RotatingSessionBackend(ServerSideSessionBackend):
     """Litestar keeps the cookie's id forever; we give a fresh one at sign-in (no fixation)."""
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-        new_id = connection.scope.get(NEW_SESSION_ID)  # type: ignore[typeddict-item]
-        return new_id if new_id else super().get_session_id(connection)
+        new_id = connection.scope.get(NEW_SESSION_ID)
+        return str(new_id) if new_id else super().get_session_id(connection)
 
 
 @dataclass
 class SessionConfig(ServerSideSessionConfig):
-    _backend_class: type[ServerSideSessionBackend] = field(default=RotatingSessionBackend, init=False)  # type: ignore[assignment]
+    _backend_class: type[ServerSideSessionBackend] = field(default=RotatingSessionBackend, init=False)
 
 
 async def rotate_session(request: Request[Any, Any, Any], data: dict[str, Any]) -> None:
@@ -38,7 +38,7 @@ async def rotate_session(request: Request[Any, Any, Any], data: dict[str, Any]) 
     store = request.app.stores.get("sessions")
     if old_id:
         await store.delete(old_id)
-    request.scope[NEW_SESSION_ID] = secrets.token_hex(32)  # type: ignore[literal-required]
+    request.scope[NEW_SESSION_ID] = secrets.token_hex(32)  # type: ignore[literal-required,unused-ignore]
     request.set_session(data)
 
 

@@ -53,8 +53,9 @@ def _translate(message: str, **params: Any) -> str:
         return message % params if params else message
 
 
-def _answer(request: Request[Any, Any, Any], status: int, detail: str, extra: Any = None,
-            headers: dict[str, str] | None = None) -> Response[Any]:
+def _answer(
+    request: Request[Any, Any, Any], status: int, detail: str, extra: Any = None, headers: dict[str, str] | None = None
+) -> Response[Any]:
     if wants_json(request):
         body: dict[str, Any] = {"status_code": status, "detail": detail}
         if extra:
@@ -70,14 +71,15 @@ def _answer(request: Request[Any, Any, Any], status: int, detail: str, extra: An
 
 def _validation_extra(exc: ValidationException) -> list[dict[str, Any]]:
     extra = exc.extra if isinstance(exc.extra, list) else []
-    return [{k: v for k, v in item.items() if k in ("key", "message", "source")} for item in extra
-            if isinstance(item, dict)]
+    return [
+        {k: v for k, v in item.items() if k in ("key", "message", "source")} for item in extra if isinstance(item, dict)
+    ]
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     headers = {"Retry-After": "2"} if exc.status_code == 503 else None
     if exc.status_code == 401 and not wants_json(request):
-        return Redirect(f"/login?next={request.url.path}")  # type: ignore[return-value]
+        return Redirect(f"/login?next={request.url.path}")
     if exc.status_code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     extra = {"field": exc.field} if exc.field else None
@@ -95,7 +97,7 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         if any("json is malformed" in str(item.get("message", "")).lower() for item in extra):
             status = 400
     if isinstance(exc, NotAuthorizedException) and not wants_json(request):
-        return Redirect(f"/login?next={request.url.path}")  # type: ignore[return-value]
+        return Redirect(f"/login?next={request.url.path}")
     message = STATUS_MESSAGES.get(status, STATUS_MESSAGES[400 if status < 500 else 500])
     headers = dict(exc.headers or {})
     if status == 401 and wants_json(request):

@@ -41,7 +41,10 @@ def language_middleware(app: ASGIApp) -> ASGIApp:
         language = i18n.negotiate_language(query, cookie_lang, _header(scope, b"accept-language"))
         token = i18n.current_language.set(language)
         scope.setdefault("state", {})["language"] = language
-        remember = bool(query and query.lower() in LANGUAGES and query.lower() != cookie_lang)
+        path = scope.get("path", "")
+        # Pages remember the choice; feeds and the API stay cookie-free.
+        stateless = path.endswith(".ics") or path.startswith("/api/")
+        remember = bool(query and query.lower() in LANGUAGES and query.lower() != cookie_lang and not stateless)
 
         async def send_with_cookie(message: Message) -> None:
             if remember and message["type"] == "http.response.start":

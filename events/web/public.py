@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from events.services import events as event_service
@@ -30,17 +30,20 @@ class PublicController(Controller):
     async def event_list(
         self,
         request: Request[Any, Any, Any],
-        organisation: Annotated[str | None, Parameter(max_length=64)] = None,
-        kind: Kind | None = None,
-        language: Language | None = None,
-        date_from: Annotated[date | None, Parameter(query="date")] = None,
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        organisation: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        kind: FromQuery[Kind | None] = None,
+        language: FromQuery[Language | None] = None,
+        date_from: Annotated[date | None, QueryParameter(name="date")] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
-        filters = EventFilters(organisation=organisation or None, kind=kind, language=language,
-                               on_or_after=date_from)
+        filters = EventFilters(organisation=organisation or None, kind=kind, language=language, on_or_after=date_from)
         result = await event_service.list_events(filters, page=page)
-        params = {"organisation": organisation, "kind": kind, "language": language,
-                  "date": date_from.isoformat() if date_from else None}
+        params = {
+            "organisation": organisation,
+            "kind": kind,
+            "language": language,
+            "date": date_from.isoformat() if date_from else None,
+        }
         return Template(
             "public/events.html",
             context={
@@ -52,6 +55,6 @@ class PublicController(Controller):
         )
 
     @get("/events/{event_id:int}", name="event")
-    async def event_page(self, event_id: int) -> Template:
+    async def event_page(self, event_id: FromPath[int]) -> Template:
         event = await event_service.get_event(event_id)
         return Template("public/event.html", context={"event": event})

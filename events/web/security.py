@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from events.settings import get_settings
 
@@ -18,6 +18,13 @@ SCHEMA_CSP = (
     "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net "
     "https://fonts.googleapis.com; font-src https://fonts.gstatic.com; script-src 'self' 'unsafe-inline' "
     "https://cdn.jsdelivr.net; worker-src blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+# Mails carry inline styles (mail clients need them); the preview shows them in a sandboxed frame.
+DEV_MAIL_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-src 'self'; frame-ancestors 'none'"
 )
 
 
@@ -34,9 +41,13 @@ def _host_of(scope: Scope) -> str:
 
 async def _reject_host(send: Send) -> None:
     body = json.dumps({"status_code": 400, "detail": "Invalid Host header."}).encode()
-    await send({"type": "http.response.start", "status": 400,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": 400,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def security_headers_middleware(app: ASGIApp) -> ASGIApp:
@@ -57,12 +68,13 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
         if not allow_any and _host_of(scope) not in allowed:
             await _reject_host(send)
             return
-        is_schema = scope["path"].startswith("/schema")
+        path = scope["path"]
+        csp = SCHEMA_CSP if path.startswith("/schema") else DEV_MAIL_CSP if path.startswith("/dev/mail") else CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
-                headers["Content-Security-Policy"] = SCHEMA_CSP if is_schema else CSP
+                headers["Content-Security-Policy"] = csp
                 # Private links carry tokens in their path: never hand them to another site.
                 headers["Referrer-Policy"] = "same-origin"
                 headers["X-Content-Type-Options"] = "nosniff"

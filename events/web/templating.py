@@ -14,7 +14,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from events import i18n
-from events.settings import LANGUAGES, PROJECT_ROOT
+from events.calendar import links
+from events.settings import LANGUAGES, PROJECT_ROOT, get_settings
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 # "js-default": raw HTML off and only safe link schemes, so organiser text cannot inject markup.
@@ -56,6 +57,12 @@ def query_url(path: str, params: dict[str, Any], **changes: Any) -> str:
     return f"{path}?{urlencode(merged)}" if merged else path
 
 
+def language_url(request: Any, code: str) -> str:
+    """The current page in another language, keeping its filters."""
+    params = {k: v for k, v in request.query_params.items() if k != "lang"}
+    return query_url(request.url.path, params, lang=code)
+
+
 def make_environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(template_dir)),
@@ -80,5 +87,12 @@ def make_environment(template_dir: Path = TEMPLATE_DIR) -> Environment:
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
         current_language=i18n.current_language.get,
         query_url=query_url,
+        language_url=language_url,
+        webcal=links.webcal,
+        google_subscribe=links.google_subscribe,
+        outlook_subscribe=links.outlook_subscribe,
+        google_add=links.google_add,
+        outlook_add=links.outlook_add,
+        base_url=get_settings().base_url,
     )
     return env

@@ -1,0 +1,70 @@
+"""Pure: a mail's template + language + values → subject, text and HTML.
+
+Each mail is `templates/email/<name>.txt` and `<name>.html` on one base layout, translated
+with the same gettext catalogs as the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from events import i18n
+from events.services.errors import N_
+from events.web.templating import TEMPLATE_DIR, local_date, local_time, pick, render_markdown, zone_label
+
+SUBJECTS = {
+    "invitation": N_("Registration confirmed: %(title)s"),
+    "event_updated": N_("Changed: %(title)s"),
+    "event_cancelled": N_("Cancelled: %(title)s"),
+    "registration_cancelled": N_("Your registration is cancelled: %(title)s"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@contextmanager
+def language(code: str) -> Iterator[None]:
+    token = i18n.current_language.set(code)
+    try:
+        yield
+    finally:
+        i18n.current_language.reset(token)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR / "email")),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        extensions=["jinja2.ext.i18n"],
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(
+        local_date=local_date, local_time=local_time, zone_label=zone_label, pick=pick, markdown=render_markdown
+    )
+    return env
+
+
+def render_mail(name: str, lang: str, **context: Any) -> RenderedMail:
+    """Render mail `name` in `lang`; `context["title"]` goes into the subject."""
+    env = _environment()
+    with language(lang):
+        subject = i18n.gettext(SUBJECTS[name]) % {"title": context.get("title", "")}
+        values = {"subject": subject, "lang": lang, **context}
+        text = env.get_template(f"{name}.txt").render(values)
+        html = env.get_template(f"{name}.html").render(values)
+    return RenderedMail(subject=" ".join(subject.split())[:300], text=text, html=html)

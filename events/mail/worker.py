@@ -1,0 +1,180 @@
+"""The outbox worker: claims due messages with a lease, sends them, records what happened.
+
+Several `trefpunt worker` processes may run on PostgreSQL: the claim uses
+`FOR UPDATE SKIP LOCKED`, so no two claim the same row. On SQLite the claim runs in a
+`BEGIN IMMEDIATE` transaction, which serialises claimers. A worker that dies after claiming
+leaves rows whose lease expires; they are claimed again and sent with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from piccolo.engine.postgres import PostgresEngine
+
+from events.db import engine, write_transaction
+from events.mail.delivery import DeliveryError, FileTransport, SmtpTransport, Transport, parse_smtp_url
+from events.mail.message import MailParts, build_message
+from events.settings import Settings, get_settings
+from events.tables import OutboxMessage
+
+log = logging.getLogger("trefpunt.worker")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    batch_size: int = 50
+    lease: timedelta = timedelta(seconds=120)
+    retry_base: timedelta = timedelta(seconds=30)
+    retry_cap: timedelta = timedelta(hours=1)
+    max_attempts: int = 10
+    poll_interval: float = 1.0
+    settings: Settings = field(default_factory=get_settings)
+
+
+def backoff(attempts: int, config: WorkerConfig) -> timedelta:
+    """Exponential backoff with ±20 % jitter, so retries of many messages spread out."""
+    delay = min(config.retry_base * (2 ** max(0, attempts - 1)), config.retry_cap)
+    return delay * random.uniform(0.8, 1.2)
+
+
+def make_transport(settings: Settings) -> Transport:
+    if settings.smtp_url:
+        return SmtpTransport(parse_smtp_url(settings.smtp_url, settings.smtp_timeout), sender=settings.mail_from)
+    return FileTransport(settings.mail_dir)
+
+
+def _due(now: datetime) -> Any:
+    return ((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) | (
+        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
+    )
+
+
+async def claim_batch(config: WorkerConfig) -> list[dict[str, Any]]:
+    """Lease up to `batch_size` due messages to this worker; returns their rows."""
+    now = datetime.now(UTC)
+    lease_until = now + config.lease
+    if isinstance(engine(), PostgresEngine):
+        claimed = await OutboxMessage.raw(
+            "UPDATE outbox_message SET status = 'sending', lease_until = {}, attempts = attempts + 1 "
+            "WHERE id IN (SELECT id FROM outbox_message "
+            "WHERE (status = 'queued' AND next_attempt_at <= {}) OR (status = 'sending' AND lease_until < {}) "
+            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",
+            lease_until,
+            now,
+            now,
+            config.batch_size,
+        )
+        ids = [row["id"] for row in claimed]
+    else:
+        async with write_transaction():
+            rows = (
+                await OutboxMessage.select(OutboxMessage.id)
+                .where(_due(now))
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(config.batch_size)
+            )
+            ids = [row["id"] for row in rows]
+            if ids:
+                await OutboxMessage.update(
+                    {
+                        OutboxMessage.status: "sending",
+                        OutboxMessage.lease_until: lease_until,
+                        OutboxMessage.attempts: OutboxMessage.attempts + 1,
+                    }
+                ).where(OutboxMessage.id.is_in(ids))
+    if not ids:
+        return []
+    return await OutboxMessage.select().where(OutboxMessage.id.is_in(ids)).order_by(OutboxMessage.id)
+
+
+def _parts(row: dict[str, Any], settings: Settings) -> MailParts:
+    return MailParts(
+        recipient=row["recipient"],
+        recipient_name=row["recipient_name"],
+        sender_address=settings.mail_from,
+        sender_name=row["sender_name"],
+        reply_to=row["reply_to"],
+        subject=row["subject"],
+        text_body=row["text_body"],
+        html_body=row["html_body"],
+        ics=row["ics"],
+        ics_method=row["ics_method"],
+        message_id=row["message_id"],
+        language=row["language"],
+        created_at=row["created_at"],
+    )
+
+
+async def _record_sent(message_id: int) -> None:
+    await OutboxMessage.update(
+        {
+            OutboxMessage.status: "sent",
+            OutboxMessage.sent_at: datetime.now(UTC),
+            OutboxMessage.lease_until: None,
+            OutboxMessage.last_error: "",
+        }
+    ).where((OutboxMessage.id == message_id) & (OutboxMessage.status == "sending"))
+
+
+async def _record_failure(row: dict[str, Any], error: DeliveryError, config: WorkerConfig) -> None:
+    give_up = error.permanent or row["attempts"] >= config.max_attempts
+    values: dict[Any, Any] = {OutboxMessage.last_error: error.reason[:2000], OutboxMessage.lease_until: None}
+    if give_up:
+        values[OutboxMessage.status] = "failed"
+    else:
+        values[OutboxMessage.status] = "queued"
+        values[OutboxMessage.next_attempt_at] = datetime.now(UTC) + backoff(row["attempts"], config)
+    await OutboxMessage.update(values).where((OutboxMessage.id == row["id"]) & (OutboxMessage.status == "sending"))
+    log.warning(
+        "mail %s to outbox row %s: %s%s",
+        "failed" if give_up else "deferred",
+        row["id"],
+        error.reason,
+        "" if give_up else f" (attempt {row['attempts']})",
+    )
+
+
+async def drain_once(config: WorkerConfig | None = None, transport: Transport | None = None) -> int:
+    """Claim one batch and deliver it over one connection; returns how many rows were handled."""
+    config = config or WorkerConfig()
+    rows = await claim_batch(config)
+    if not rows:
+        return 0
+    transport = transport or make_transport(config.settings)
+    try:
+        for row in rows:
+            if row["attempts"] > config.max_attempts:
+                await _record_failure(row, DeliveryError("gave up: too many attempts", permanent=True), config)
+                continue
+            try:
+                await transport.send(build_message(_parts(row, config.settings)), row["recipient"])
+            except DeliveryError as error:
+                await _record_failure(row, error, config)
+            else:
+                await _record_sent(row["id"])
+    finally:
+        await transport.close()
+    return len(rows)
+
+
+async def run_worker(stop: asyncio.Event, config: WorkerConfig | None = None) -> None:
+    """Drain the outbox until `stop` is set; survives database and delivery errors."""
+    config = config or WorkerConfig()
+    log.info("outbox worker started")
+    while not stop.is_set():
+        try:
+            handled = await drain_once(config)
+        except Exception:  # the worker must outlive a database hiccup
+            log.exception("outbox worker error")
+            handled = 0
+        if handled == 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=config.poll_interval)
+    log.info("outbox worker stopped")

@@ -1,0 +1,179 @@
+"""Who is told what, and with which calendar SEQUENCE. Runs inside the caller's transaction.
+
+Each participant's calendar holds the SEQUENCE of the last invite we sent them
+(`Registration.ical_sequence`). A new REQUEST never goes below it, and a CANCEL — or a REQUEST
+after a CANCEL — always goes above it, so every client applies the newest message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from events.calendar.ics import Attendee, CalendarItem, build_invite
+from events.i18n import pick_translation
+from events.mail.outbox import OutgoingMail, enqueue
+from events.mail.render import render_mail
+from events.settings import LANGUAGES, get_settings
+from events.tables import Event, Registration
+
+Method = Literal["REQUEST", "CANCEL"]
+
+
+def next_sequence(event_sequence: int, last_sent: int, last_method: str, method: Method) -> int:
+    """The SEQUENCE for the next message to one participant."""
+    if method == "CANCEL" or last_method == "CANCEL":
+        return max(event_sequence, last_sent + 1)
+    return max(event_sequence, last_sent)
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """An event with what its mails and invites need, in every language."""
+
+    row: dict[str, Any]
+    organisation: dict[str, Any]
+    place: str
+
+    def title(self, language: str) -> str:
+        return pick_translation({lang: self.row[f"title_{lang}"] for lang in LANGUAGES}, language)[0]
+
+    def description(self, language: str) -> str:
+        return pick_translation({lang: self.row[f"description_{lang}"] for lang in LANGUAGES}, language)[0]
+
+    def organisation_name(self, language: str) -> str:
+        names = {lang: self.organisation[f"name_{lang}"] for lang in LANGUAGES}
+        return pick_translation(names, language)[0] or self.organisation["slug"]
+
+    @property
+    def url(self) -> str:
+        return f"{get_settings().base_url}/events/{self.row['id']}"
+
+    def calendar_item(self, language: str, sequence: int, *, cancelled: bool | None = None) -> CalendarItem:
+        return CalendarItem(
+            uid=self.row["uid"],
+            sequence=sequence,
+            starts_at=self.row["starts_at"],
+            ends_at=self.row["ends_at"],
+            timezone=self.row["timezone"],
+            summary=self.title(language),
+            description=self.description(language),
+            location=self.place,
+            url=self.url,
+            online_url=self.row["online_url"],
+            cancelled=self.row["status"] == "cancelled" if cancelled is None else cancelled,
+            last_modified=self.row["updated_at"],
+            organizer_email=self.organisation["email"],
+            organizer_name=self.organisation_name(language),
+        )
+
+    def mail_context(self, language: str) -> dict[str, Any]:
+        return {
+            "title": self.title(language),
+            "starts_at": self.row["starts_at"],
+            "ends_at": self.row["ends_at"],
+            "timezone": self.row["timezone"],
+            "place": self.place,
+            "online_url": self.row["online_url"],
+            "event_url": self.url,
+            "organisation_name": self.organisation_name(language),
+            "organisation_email": self.organisation["email"],
+            "colour": self.organisation["colour"],
+        }
+
+
+async def load_event_facts(event_id: int) -> EventFacts:
+    row = (
+        await Event.select(
+            *Event.all_columns(),
+            Event.venue.name.as_alias("venue_name"),
+            Event.venue.address.as_alias("venue_address"),
+            Event.venue.city.as_alias("venue_city"),
+            Event.room.name.as_alias("room_name"),
+            *(
+                getattr(Event.organisation, column).as_alias(f"org_{column}")
+                for column in ("slug", "email", "colour", "name_nl", "name_fr", "name_en")
+            ),
+        )
+        .where(Event.id == event_id)
+        .first()
+    )
+    if row is None:
+        raise LookupError(event_id)
+    organisation = {key[4:]: value for key, value in row.items() if key.startswith("org_")}
+    parts = [row["venue_name"], row["room_name"], row["venue_address"], row["venue_city"]]
+    place = ", ".join(part for part in parts if part)
+    return EventFacts(row=row, organisation=organisation, place=place)
+
+
+async def queue_registration_mail(
+    facts: EventFacts, registration: dict[str, Any], kind: str, method: Method, *, manage_url: str | None = None
+) -> None:
+    """One mail with its invite or cancellation to one participant, deduplicated per SEQUENCE."""
+    language = registration["language"] if registration["language"] in LANGUAGES else "nl"
+    sequence = next_sequence(facts.row["sequence"], registration["ical_sequence"], registration["ical_method"], method)
+    item = facts.calendar_item(language, sequence, cancelled=method == "CANCEL" or None)
+    ics = build_invite(
+        item, Attendee(registration["email"], registration["name"]), method=method, stamp=datetime.now(UTC)
+    )
+    rendered = render_mail(
+        kind, language, recipient_name=registration["name"], manage_url=manage_url, **facts.mail_context(language)
+    )
+    await enqueue(
+        OutgoingMail(
+            dedupe_key=f"registration:{registration['id']}:{kind}:{method}:{sequence}",
+            kind=kind,
+            recipient=registration["email"],
+            recipient_name=registration["name"],
+            language=language,
+            subject=rendered.subject,
+            text_body=rendered.text,
+            html_body=rendered.html,
+            sender_name=f"{facts.organisation_name(language)} via Trefpunt",
+            reply_to=facts.organisation["email"],
+            ics=ics.decode("utf-8"),
+            ics_method=method,
+            event_id=facts.row["id"],
+            registration_id=registration["id"],
+            organisation_id=facts.row["organisation"],
+        )
+    )
+    await Registration.update({Registration.ical_sequence: sequence, Registration.ical_method: method}).where(
+        Registration.id == registration["id"]
+    )
+
+
+async def _confirmed(event_id: int) -> list[dict[str, Any]]:
+    return (
+        await Registration.select()
+        .where((Registration.event == event_id) & (Registration.status == "confirmed"))
+        .order_by(Registration.id)
+    )
+
+
+async def notify_event_changed(event_id: int) -> int:
+    """Everyone confirmed gets the updated invite (same UID, higher SEQUENCE). Returns the count."""
+    facts = await load_event_facts(event_id)
+    registrations = await _confirmed(event_id)
+    for registration in registrations:
+        await queue_registration_mail(facts, registration, "event_updated", "REQUEST")
+    return len(registrations)
+
+
+async def notify_event_cancelled(event_id: int) -> int:
+    """Everyone confirmed gets METHOD:CANCEL, which removes the event from their calendar."""
+    facts = await load_event_facts(event_id)
+    registrations = await _confirmed(event_id)
+    for registration in registrations:
+        await queue_registration_mail(facts, registration, "event_cancelled", "CANCEL")
+    return len(registrations)
+
+
+async def send_invitation(registration_id: int, *, manage_url: str | None = None) -> None:
+    """The confirmation with its REQUEST invite, for a confirmed registration."""
+    registration = await Registration.select().where(Registration.id == registration_id).first()
+    if registration is None or registration["status"] != "confirmed":
+        return
+    facts = await load_event_facts(registration["event"])
+    await queue_registration_mail(facts, registration, "invitation", "REQUEST", manage_url=manage_url)
