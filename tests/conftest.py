@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,6 +74,8 @@ subprocess.run([str(BIN / "trefpunt"), "migrate"], check=True, cwd=ROOT, capture
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not os.environ.get("TREFPUNT_KEEP_TEST_DIR"):
+        shutil.rmtree(VAR_DIR, ignore_errors=True)
     if not PG_DATABASE:
         return
     import asyncpg

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -17,6 +18,11 @@ from events.services.errors import N_, InvalidInput
 from events.services.events import EventFilters, EventInput, EventPatch, EventView
 from events.web.auth import bearer_actor, require_actor
 from events.web.templating import query_url
+
+
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
+
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
@@ -32,6 +38,18 @@ def _owner_of(actor: Actor) -> int:
     if len(actor.roles) != 1:
         raise InvalidInput(N_("This token does not belong to one organisation."))
     return next(iter(actor.roles))
+
+
+async def require_json_body(request: Request[Any, Any, Any]) -> None:
+    """A body sent to the API must say it is JSON: other content types get 415."""
+    if request.method not in ("POST", "PATCH", "PUT"):
+        return
+    length = request.headers.get("content-length")
+    if length in (None, "0") and "transfer-encoding" not in request.headers:
+        return
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType()
 
 
 class EventApiController(Controller):
@@ -69,13 +87,22 @@ class EventApiController(Controller):
     async def get_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         return await event_service.get_event(event_id, actor)
 
-    @post("/", status_code=HTTP_201_CREATED, summary="Create a draft event owned by the token's organisation")
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Create a draft event owned by the token's organisation",
+        before_request=require_json_body,
+    )
     async def create_event(self, data: JSONBody[EventInput], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         event_id = await event_service.create_event(who, _owner_of(who), data)
         return await event_service.get_event(event_id, who)
 
-    @patch("/{event_id:int}", summary="Change an event; start, end, place, link or status raise its SEQUENCE")
+    @patch(
+        "/{event_id:int}",
+        summary="Change an event; start, end, place, link or status raise its SEQUENCE",
+        before_request=require_json_body,
+    )
     async def update_event(
         self, event_id: FromPath[int], data: JSONBody[EventPatch], actor: NamedDependency[Actor | None]
     ) -> EventView:

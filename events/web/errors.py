@@ -91,9 +91,11 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     extra: Any = None
     if isinstance(exc, ValidationException):
         # Litestar says 400 for both; a body that parses but breaks the schema is a 422.
+        # Query, path and header mistakes are 400: only a well-formed body can be "unprocessable".
         extra = _validation_extra(exc)
         detail_lower = str(exc.detail).lower()
-        status = 400 if ("malformed" in detail_lower or "decode" in detail_lower or not extra) else 422
+        body_only = bool(extra) and all(item.get("source") == "body" for item in extra)
+        status = 422 if body_only and "malformed" not in detail_lower and "decode" not in detail_lower else 400
         if any("json is malformed" in str(item.get("message", "")).lower() for item in extra):
             status = 400
     if isinstance(exc, NotAuthorizedException) and not wants_json(request):
@@ -106,6 +108,9 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The JSON decoder gives up on absurd nesting or bytes that are not UTF-8: the body is bad.
+    if isinstance(exc, RecursionError | UnicodeDecodeError):
+        return _answer(request, 400, _translate(STATUS_MESSAGES[400]))
     if is_database_busy(exc):
         return _answer(request, 503, _translate(STATUS_MESSAGES[503]), headers={"Retry-After": "2"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
