@@ -103,6 +103,9 @@ class Event(Table):
     room = ForeignKey(references=Room, on_delete=OnDelete.set_null, null=True)
     online_url = Varchar(length=500, default="")
     capacity = Integer(null=True, default=None)  # None: no limit
+    # Seats held by confirmed registrations; only changed by conditional UPDATEs that keep
+    # it ≤ capacity (the database, not Python, guards against overbooking).
+    confirmed_count = Integer(default=0)
     waitlist = Boolean(default=True)
     requires_approval = Boolean(default=False)
     double_opt_in = Boolean(default=False)
@@ -165,6 +168,12 @@ class Registration(Table):
     status = Varchar(length=20, default="confirmed", index=True)
     attendance = Varchar(length=10, default="")  # "" | attended | no_show
     manage_token_hash = Varchar(length=64, null=True, default=None, unique=True)
+    # The private link's token is an HMAC of this nonce under SECRET_KEY: mails sent later can
+    # carry the link again, while the database alone cannot produce it. A new nonce rotates it.
+    token_nonce = Varchar(length=32, default="")
+    feed_token_hash = Varchar(length=64, null=True, default=None)  # unique index in a raw migration
+    feed_token_nonce = Varchar(length=32, default="")
+    consents = Text(default="[]")
     # The SEQUENCE and METHOD of the last invite this person was sent, so a later REQUEST or
     # CANCEL always carries a higher SEQUENCE than what their calendar holds.
     ical_sequence = Integer(default=-1)
@@ -214,3 +223,54 @@ class DataVersion(Table):
     scope = Varchar(length=40, unique=True)
     version = Integer(default=0)
     changed_at = Timestamptz(default=TimestamptzNow())
+
+
+class Question(Table):
+    """A question on an event's registration form."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    position = Integer(default=0)
+    kind = Varchar(length=20, default="short_text")  # short_text | long_text | single | multiple | yes_no
+    label_nl = Varchar(length=300, default="")
+    label_fr = Varchar(length=300, default="")
+    label_en = Varchar(length=300, default="")
+    options = Text(default="[]")  # JSON: [{"key": ..., "nl": ..., "fr": ..., "en": ...}]
+    required = Boolean(default=False)
+
+
+class ConsentPurpose(Table):
+    """Something an organisation asks permission for, e.g. "contact me about a loan"."""
+
+    id: Serial
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, index=True)
+    key = Varchar(length=64)
+    text_nl = Text(default="")
+    text_fr = Text(default="")
+    text_en = Text(default="")
+    version = Integer(default=1)
+    active = Boolean(default=True)
+
+
+class Consent(Table):
+    """The consent ledger: append-only, one row per given or withdrawn consent."""
+
+    id: Serial
+    registration = ForeignKey(references=Registration, on_delete=OnDelete.set_null, null=True, index=True)
+    email_key = Varchar(length=254, index=True)
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade)
+    purpose = ForeignKey(references=ConsentPurpose, on_delete=OnDelete.cascade)
+    wording_version = Integer(default=1)
+    wording_hash = Varchar(length=64, default="")
+    action = Varchar(length=10, default="given")  # given | withdrawn
+    source = Varchar(length=40, default="registration")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ReminderSent(Table):
+    """One row per (registration, offset): a reminder is queued at most once."""
+
+    id: Serial
+    registration = ForeignKey(references=Registration, on_delete=OnDelete.cascade)
+    hours = Integer()
+    created_at = Timestamptz(default=TimestamptzNow())

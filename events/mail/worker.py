@@ -60,6 +60,9 @@ async def claim_batch(config: WorkerConfig) -> list[dict[str, Any]]:
     """Lease up to `batch_size` due messages to this worker; returns their rows."""
     now = datetime.now(UTC)
     lease_until = now + config.lease
+    # A plain read first: an idle worker must not take SQLite's write lock every second.
+    if not await OutboxMessage.exists().where(_due(now)):
+        return []
     if isinstance(engine(), PostgresEngine):
         claimed = await OutboxMessage.raw(
             "UPDATE outbox_message SET status = 'sending', lease_until = {}, attempts = attempts + 1 "
