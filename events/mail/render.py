@@ -23,6 +23,17 @@ SUBJECTS = {
     "event_updated": N_("Changed: %(title)s"),
     "event_cancelled": N_("Cancelled: %(title)s"),
     "registration_cancelled": N_("Your registration is cancelled: %(title)s"),
+    "registration_cancelled_plain": N_("Your registration is cancelled: %(title)s"),
+    "promoted": N_("A place became free: %(title)s"),
+    "approved": N_("Registration approved: %(title)s"),
+    "waitlisted": N_("On the waiting list: %(title)s"),
+    "pending_approval": N_("Registration received: %(title)s"),
+    "rejected": N_("Registration not accepted: %(title)s"),
+    "confirm_email": N_("Please confirm your registration: %(title)s"),
+    "your_link": N_("Your registration: %(title)s"),
+    "reminder": N_("Reminder: %(title)s"),
+    "follow_up": N_("Thank you for coming: %(title)s"),
+    "broadcast": N_("%(title)s"),
 }
 
 
@@ -63,7 +74,9 @@ def render_mail(name: str, lang: str, **context: Any) -> RenderedMail:
     """Render mail `name` in `lang`; `context["title"]` goes into the subject."""
     env = _environment()
     with language(lang):
-        subject = i18n.gettext(SUBJECTS[name]) % {"title": context.get("title", "")}
+        subject = context.pop("subject_override", None) or i18n.gettext(SUBJECTS[name]) % {
+            "title": context.get("title", "")
+        }
         values = {"subject": subject, "lang": lang, **context}
         text = env.get_template(f"{name}.txt").render(values)
         html = env.get_template(f"{name}.html").render(values)

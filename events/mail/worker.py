@@ -35,6 +35,7 @@ class WorkerConfig:
     retry_cap: timedelta = timedelta(hours=1)
     max_attempts: int = 10
     poll_interval: float = 1.0
+    schedule_interval: float = 60.0
     settings: Settings = field(default_factory=get_settings)
 
 
@@ -167,11 +168,26 @@ async def drain_once(config: WorkerConfig | None = None, transport: Transport | 
     return len(rows)
 
 
+async def queue_scheduled_mail() -> int:
+    """Reminders and follow-ups that are due now (idempotent)."""
+    from events.services.reminders import queue_due_reminders, queue_follow_ups
+
+    return await queue_due_reminders() + await queue_follow_ups()
+
+
 async def run_worker(stop: asyncio.Event, config: WorkerConfig | None = None) -> None:
     """Drain the outbox until `stop` is set; survives database and delivery errors."""
     config = config or WorkerConfig()
     log.info("outbox worker started")
+    next_schedule = 0.0
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
+        if loop.time() >= next_schedule:
+            next_schedule = loop.time() + config.schedule_interval
+            try:
+                await queue_scheduled_mail()
+            except Exception:  # a failed round is retried at the next interval
+                log.exception("reminder scheduling error")
         try:
             handled = await drain_once(config)
         except Exception:  # the worker must outlive a database hiccup

@@ -18,7 +18,7 @@ from piccolo.columns import Column
 from piccolo.query import WhereRaw
 
 from events.db import write_transaction
-from events.services import audit, notifications
+from events.services import audit, notifications, registrations
 from events.services.access import Actor, require_event_edit, require_event_view
 from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from events.services.versions import bump_data_version
@@ -155,6 +155,7 @@ class EventView(msgspec.Struct, kw_only=True):
     url: str
     updated_at: datetime
     organisations: list[OrganisationRef]
+    seats_taken: int = 0
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.timezone))
@@ -387,6 +388,8 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
             await bump_data_version()
             if material and row["status"] == "published":
                 await notifications.notify_event_changed(event_id)
+            if "capacity" in changed and row["status"] == "published":
+                await registrations.after_capacity_change(event_id)
             await audit.record(
                 actor,
                 "event.updated",
@@ -511,6 +514,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[EventView]:
             url=f"{base_url}/events/{row['id']}",
             updated_at=row["updated_at"],
             organisations=[_org_ref(row, "org_"), *co_hosts],
+            seats_taken=row["confirmed_count"],
         )
         views.append(view)
     return views

@@ -150,3 +150,25 @@ async def build(feed: FeedQuery) -> bytes:
         calendar_uid=f"feed-{feed.scope}-{feed.key or 'all'}@{host}",
         refresh=REFRESH,
     )
+
+
+async def personal_feed(feed_token: str, lang: str | None = None) -> bytes:
+    """A participant's private feed: their confirmed events across all organisations."""
+    from events.services.registrations import personal_feed_rows
+
+    owner, confirmed = await personal_feed_rows(feed_token)
+    ids = [row["event"] for row in confirmed] or [-1]
+    rows = (
+        await event_select()
+        .where(Event.id.is_in(ids) & (Event.status != "draft"))
+        .order_by(Event.starts_at)
+        .order_by(Event.id)
+    )
+    language = lang or owner["language"]
+    host = urlsplit(get_settings().base_url).hostname or "trefpunt"
+    return build_feed(
+        translate(N_("My Trefpunt events"), language),
+        [_item(row, language) for row in rows],
+        calendar_uid=f"feed-personal-{owner['id']}@{host}",
+        refresh=REFRESH,
+    )

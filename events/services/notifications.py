@@ -108,7 +108,13 @@ async def load_event_facts(event_id: int) -> EventFacts:
 
 
 async def queue_registration_mail(
-    facts: EventFacts, registration: dict[str, Any], kind: str, method: Method, *, manage_url: str | None = None
+    facts: EventFacts,
+    registration: dict[str, Any],
+    kind: str,
+    method: Method,
+    *,
+    manage_url: str | None = None,
+    dedupe_suffix: str = "",
 ) -> None:
     """One mail with its invite or cancellation to one participant, deduplicated per SEQUENCE."""
     language = registration["language"] if registration["language"] in LANGUAGES else "nl"
@@ -122,7 +128,7 @@ async def queue_registration_mail(
     )
     await enqueue(
         OutgoingMail(
-            dedupe_key=f"registration:{registration['id']}:{kind}:{method}:{sequence}",
+            dedupe_key=f"registration:{registration['id']}:{kind}:{method}:{sequence}{dedupe_suffix}",
             kind=kind,
             recipient=registration["email"],
             recipient_name=registration["name"],

@@ -45,7 +45,8 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def _translate(message: str, **params: Any) -> str:
+def localise(message: str, **params: Any) -> str:
+    """A domain message in the current request's language."""
     text = i18n.gettext(message)
     try:
         return text % params if params else text
@@ -83,7 +84,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
     if exc.status_code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     extra = {"field": exc.field} if exc.field else None
-    return _answer(request, exc.status_code, _translate(exc.message, **exc.params), extra, headers)
+    return _answer(request, exc.status_code, localise(exc.message, **exc.params), extra, headers)
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -104,17 +105,17 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     headers = dict(exc.headers or {})
     if status == 401 and wants_json(request):
         headers.setdefault("WWW-Authenticate", "Bearer")
-    return _answer(request, status, _translate(message), extra, headers or None)
+    return _answer(request, status, localise(message), extra, headers or None)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     # The JSON decoder gives up on absurd nesting or bytes that are not UTF-8: the body is bad.
     if isinstance(exc, RecursionError | UnicodeDecodeError):
-        return _answer(request, 400, _translate(STATUS_MESSAGES[400]))
+        return _answer(request, 400, localise(STATUS_MESSAGES[400]))
     if is_database_busy(exc):
-        return _answer(request, 503, _translate(STATUS_MESSAGES[503]), headers={"Retry-After": "2"})
+        return _answer(request, 503, localise(STATUS_MESSAGES[503]), headers={"Retry-After": "2"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, _translate(STATUS_MESSAGES[500]))
+    return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, localise(STATUS_MESSAGES[500]))
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

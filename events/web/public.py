@@ -12,6 +12,7 @@ from litestar.response import Template
 from events.services import events as event_service
 from events.services.events import EventFilters
 from events.tables import Organisation
+from events.web.participant import form_context
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
@@ -56,5 +57,4 @@ class PublicController(Controller):
 
     @get("/events/{event_id:int}", name="event")
     async def event_page(self, event_id: FromPath[int]) -> Template:
-        event = await event_service.get_event(event_id)
-        return Template("public/event.html", context={"event": event})
+        return Template("public/event.html", context=await form_context(event_id))

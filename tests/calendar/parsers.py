@@ -19,7 +19,9 @@ node or python3-gi may set ``TREFPUNT_SKIP_CALENDAR_PARSERS=1`` to skip the test
 
 from __future__ import annotations
 
+import copy
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -97,30 +99,63 @@ def _as_text(ics: str | bytes) -> bytes:
 
 
 class ParseError(AssertionError):
-    """A parser rejected the text (it exited non-zero)."""
+    """A parser rejected the text."""
+
+
+# Results per (parser, sha256 of the bytes): `prefetch` fills it with one process per parser for
+# many texts (node starts in ~0.1 s; a time-zone matrix has dozens of texts).
+_results: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _key(parser: str, ics: bytes) -> tuple[str, str]:
+    return parser, hashlib.sha256(ics).hexdigest()
+
+
+def _run_batch(parser: str, command: list[str], texts: list[bytes]) -> None:
+    todo = list({_key(parser, t): t for t in texts if _key(parser, t) not in _results}.items())
+    if not todo:
+        return
+    payload = json.dumps([t.decode("utf-8") for _, t in todo]).encode()
+    done = subprocess.run([*command, "--batch"], input=payload, capture_output=True, timeout=TIMEOUT_S * 4)
+    if done.returncode != 0:
+        pytest.fail(f"{parser} batch run failed: {done.stderr.decode(errors='replace')}", pytrace=False)
+    for (key, _), result in zip(todo, json.loads(done.stdout), strict=True):
+        _results[key] = result
+
+
+def _result(parser: str, command: list[str], ics: str | bytes) -> dict[str, Any]:
+    data = _as_text(ics)
+    _run_batch(parser, command, [data])
+    result = _results[_key(parser, data)]
+    if "error" in result:
+        raise ParseError(f"{parser} rejected the calendar: {result['error']}")
+    return copy.deepcopy(result["ok"])
+
+
+def _icaljs_command() -> list[str]:
+    _ensure_icaljs()
+    return [NODE, str(PARSE_ICS)]
+
+
+def _libical_command() -> list[str]:
+    _ensure_libical()
+    return [SYSTEM_PYTHON, str(LIBICAL_CHECK)]
+
+
+def prefetch(texts: list[bytes]) -> None:
+    """Parse many texts with ical.js and libical in one process each; later calls hit the cache."""
+    _run_batch("ical.js", _icaljs_command(), texts)
+    _run_batch("libical", _libical_command(), texts)
 
 
 def parse_with_icaljs(ics: str | bytes) -> dict[str, Any]:
     """What ical.js (Thunderbird) reads; raises ParseError when it cannot parse the text."""
-    _ensure_icaljs()
-    done = subprocess.run([NODE, str(PARSE_ICS)], input=_as_text(ics), capture_output=True, timeout=TIMEOUT_S)
-    if done.returncode != 0:
-        raise ParseError(f"ical.js rejected the calendar: {done.stderr.decode(errors='replace')}")
-    return json.loads(done.stdout)
+    return _result("ical.js", _icaljs_command(), ics)
 
 
 def parse_with_libical(ics: str | bytes) -> dict[str, Any]:
     """What libical reads, with `restriction_ok` (iTIP rules) and `parse_errors` (X-LIC-ERROR)."""
-    _ensure_libical()
-    done = subprocess.run(
-        [SYSTEM_PYTHON, str(LIBICAL_CHECK)], input=_as_text(ics), capture_output=True, timeout=TIMEOUT_S
-    )
-    if done.returncode != 0:
-        raise ParseError(
-            f"libical rejected the calendar: {done.stdout.decode(errors='replace')} "
-            f"{done.stderr.decode(errors='replace')}"
-        )
-    return json.loads(done.stdout)
+    return _result("libical", _libical_command(), ics)
 
 
 def _utc_iso(value: datetime | date) -> str:

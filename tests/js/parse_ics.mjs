@@ -7,12 +7,17 @@
 // url, start_utc, end_utc, start_tzid, end_tzid, organizer, attendees}]}. Start and end are
 // converted to UTC by ical.js with the VTIMEZONE of this file (registered as Thunderbird does);
 // a TZID without a VTIMEZONE in the file, or any parse error, exits non-zero.
+//
+//   node tests/js/parse_ics.mjs --batch < texts.json
+//
+// reads a JSON array of calendar texts and prints a JSON array of {ok: …} or {error: …}.
 import { readFileSync } from "node:fs";
 import ICAL from "ical.js";
 
+class CalendarError extends Error {}
+
 function fail(message) {
-  process.stderr.write(`parse_ics: ${message}\n`);
-  process.exit(2);
+  throw new CalendarError(message);
 }
 
 function address(prop) {
@@ -49,25 +54,20 @@ function text(component, name) {
   return value === null || value === undefined ? null : String(value);
 }
 
-let source;
-try {
-  source = readFileSync(0, "utf8");
-} catch (error) {
-  fail(`cannot read stdin: ${error}`);
-}
-
-let calendar;
-try {
-  const jcal = ICAL.parse(source);
-  if (!Array.isArray(jcal) || jcal[0] !== "vcalendar") {
-    fail(`expected one VCALENDAR at top level, got ${Array.isArray(jcal?.[0]) ? jcal.length + " components" : jcal?.[0]}`);
+function parseCalendar(source) {
+  let calendar;
+  try {
+    const jcal = ICAL.parse(source);
+    if (!Array.isArray(jcal) || jcal[0] !== "vcalendar") {
+      const found = Array.isArray(jcal?.[0]) ? `${jcal.length} components` : jcal?.[0];
+      fail(`expected one VCALENDAR at top level, got ${found}`);
+    }
+    calendar = new ICAL.Component(jcal);
+  } catch (error) {
+    if (error instanceof CalendarError) throw error;
+    fail(`parse error: ${error.message}`);
   }
-  calendar = new ICAL.Component(jcal);
-} catch (error) {
-  fail(`parse error: ${error.message}`);
-}
 
-try {
   ICAL.TimezoneService.reset();
   const vtimezones = calendar.getAllSubcomponents("vtimezone").map((vtimezone) => {
     const zone = new ICAL.Timezone(vtimezone);
@@ -107,18 +107,38 @@ try {
     return value === null || value === undefined ? null : value.toString();
   };
 
-  process.stdout.write(
-    JSON.stringify({
-      method: text(calendar, "method"),
-      calname: text(calendar, "x-wr-calname"),
-      name: text(calendar, "name"),
-      calendar_uid: text(calendar, "uid"),
-      refresh_interval: duration("refresh-interval"),
-      published_ttl: duration("x-published-ttl"),
-      vtimezones,
-      vevents,
-    }) + "\n",
-  );
-} catch (error) {
-  fail(`cannot read the calendar: ${error.stack || error}`);
+  return {
+    method: text(calendar, "method"),
+    calname: text(calendar, "x-wr-calname"),
+    name: text(calendar, "name"),
+    calendar_uid: text(calendar, "uid"),
+    refresh_interval: duration("refresh-interval"),
+    published_ttl: duration("x-published-ttl"),
+    vtimezones,
+    vevents,
+  };
+}
+
+function errorMessage(error) {
+  return error instanceof CalendarError ? error.message : `cannot read the calendar: ${error.stack || error}`;
+}
+
+const input = readFileSync(0, "utf8");
+if (process.argv.includes("--batch")) {
+  // A JSON array of calendar texts in, a JSON array of {ok: result} or {error: message} out.
+  const results = JSON.parse(input).map((source) => {
+    try {
+      return { ok: parseCalendar(source) };
+    } catch (error) {
+      return { error: errorMessage(error) };
+    }
+  });
+  process.stdout.write(JSON.stringify(results) + "\n");
+} else {
+  try {
+    process.stdout.write(JSON.stringify(parseCalendar(input)) + "\n");
+  } catch (error) {
+    process.stderr.write(`parse_ics: ${errorMessage(error)}\n`);
+    process.exit(2);
+  }
 }

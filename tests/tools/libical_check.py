@@ -19,6 +19,9 @@ Prints one JSON object:
 - ``vtimezones``: per VTIMEZONE its TZID and sub-components (kind, has RRULE / RDATE).
 
 Exits 2 when libical cannot make a VCALENDAR of the text, or when a TZID has no VTIMEZONE.
+
+With ``--batch``, stdin is a JSON array of calendar texts and the output a JSON array of
+``{"ok": result}`` or ``{"error": message}``.
 """
 
 from __future__ import annotations
@@ -36,9 +39,12 @@ ANY = ICalGLib.PropertyKind.ANY_PROPERTY
 ANY_COMPONENT = ICalGLib.ComponentKind.ANY_COMPONENT
 
 
+class CalendarError(Exception):
+    pass
+
+
 def fail(message: str) -> None:
-    print(json.dumps({"error": message}))
-    sys.exit(2)
+    raise CalendarError(message)
 
 
 def properties(component, kind=ANY):
@@ -162,9 +168,11 @@ def vtimezone(component) -> dict:
     return {"tzid": None if tzid is None else tzid.get_tzid(), "subcomponents": subs}
 
 
-def main() -> None:
-    source = sys.stdin.buffer.read().decode("utf-8")
-    root = ICalGLib.Component.new_from_string(source)
+def check(source: str) -> dict:
+    try:
+        root = ICalGLib.Component.new_from_string(source)
+    except TypeError:  # "constructor returned NULL"
+        root = None
     if root is None:
         fail("libical could not parse the text")
     calendars = [root] if root.isa() == ICalGLib.ComponentKind.VCALENDAR_COMPONENT else []
@@ -181,7 +189,7 @@ def main() -> None:
     if method is not None:
         restriction_ok = bool(ICalGLib.restriction_check(calendar))
         restriction_errors = [e for e in lic_errors(root) if e not in parse_errors]
-    result = {
+    return {
         "method": method,
         "parse_errors": parse_errors,
         "restriction_ok": restriction_ok,
@@ -189,6 +197,24 @@ def main() -> None:
         "vevents": [vevent(calendar, e) for e in children(calendar, ICalGLib.ComponentKind.VEVENT_COMPONENT)],
         "vtimezones": [vtimezone(z) for z in children(calendar, ICalGLib.ComponentKind.VTIMEZONE_COMPONENT)],
     }
+
+
+def main() -> None:
+    source = sys.stdin.buffer.read().decode("utf-8")
+    if "--batch" in sys.argv[1:]:
+        results = []
+        for text in json.loads(source):
+            try:
+                results.append({"ok": check(text)})
+            except CalendarError as error:
+                results.append({"error": str(error)})
+        print(json.dumps(results, ensure_ascii=False))
+        return
+    try:
+        result = check(source)
+    except CalendarError as error:
+        print(json.dumps({"error": str(error)}))
+        sys.exit(2)
     print(json.dumps(result, ensure_ascii=False))
 
 

@@ -1,0 +1,681 @@
+"""The registration lifecycle: register, confirm, approve, reject, cancel, waitlist promotion.
+
+Capacity is guarded by the database (DESIGN.md): a seat is taken by
+`UPDATE event SET confirmed_count = confirmed_count + 1 WHERE id = ? AND (capacity IS NULL OR
+confirmed_count < capacity)`, inside a transaction that first locks the event (SQLite:
+BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE), and a unique index allows one active
+registration per (event, email). Every use case writes its mails to the outbox in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from piccolo.engine.postgres import PostgresEngine
+
+from events.db import engine, is_unique_violation, write_transaction
+from events.mail.outbox import OutgoingMail, enqueue
+from events.mail.render import render_mail
+from events.services import audit, consents, notifications, tokens
+from events.services.access import Actor, require_event_edit
+from events.services.errors import N_, Conflict, InvalidInput, NotFound
+from events.services.organisers import normalise_email
+from events.services.questions import check_answers, list_questions
+from events.settings import get_settings
+from events.tables import Event, EventHost, Registration
+
+ACTIVE = ("pending_email", "pending_approval", "confirmed", "waitlisted")
+Status = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
+AnswerValue = str | bool | list[str]
+
+
+class RegistrationInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a participant submits (POST /api/v1/events/{id}/registrations, or the form)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=254)]
+    language: Literal["nl", "fr", "en"]
+    phone: Annotated[str, msgspec.Meta(max_length=50)] = ""
+    company: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    answers: Annotated[dict[str, AnswerValue], msgspec.Meta(max_length=100)] = msgspec.field(default_factory=dict)
+    consents: Annotated[list[int], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+
+
+class RegistrationResult(msgspec.Struct, omit_defaults=True):
+    id: int | None
+    status: str
+    manage_url: str | None = None
+    waitlist_position: int | None = None
+    detail: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def manage_token(row: dict[str, Any]) -> str:
+    return tokens.derive("manage", row["token_nonce"])
+
+
+def manage_url(row: dict[str, Any]) -> str:
+    return f"{get_settings().base_url}/r/{manage_token(row)}"
+
+
+def feed_url(row: dict[str, Any]) -> str:
+    return f"{get_settings().base_url}/me/{tokens.derive('feed', row['feed_token_nonce'])}/calendar.ics"
+
+
+def _clean_text(value: str, field: str, message: str) -> str:
+    text = " ".join(value.split()) if field == "name" else value.strip()
+    if any(ord(c) < 32 or c in "\u2028\u2029\x7f" for c in value.replace("\t", " ")):
+        raise InvalidInput(message, field=field)
+    return text
+
+
+# Locks and seats ------------------------------------------------------------------------------
+
+
+async def lock_event(event_id: int) -> dict[str, Any]:
+    """Lock the event row for this transaction (PostgreSQL) and return it."""
+    if isinstance(engine(), PostgresEngine):
+        await Event.raw("SELECT id FROM event WHERE id = {} FOR UPDATE", event_id)
+    row = await Event.select().where(Event.id == event_id).first()
+    if row is None:
+        raise NotFound(N_("This event does not exist."))
+    return row
+
+
+async def take_seat(event_id: int) -> bool:
+    """Take one seat if the database says one is free; never more than capacity."""
+    rows = await Event.raw(
+        "UPDATE event SET confirmed_count = confirmed_count + 1 "
+        "WHERE id = {} AND (capacity IS NULL OR confirmed_count < capacity) RETURNING id",
+        event_id,
+    )
+    return bool(rows)
+
+
+async def free_seat(event_id: int) -> None:
+    await Event.raw(
+        "UPDATE event SET confirmed_count = confirmed_count - 1 WHERE id = {} AND confirmed_count > 0", event_id
+    )
+
+
+async def waitlist_position(registration: dict[str, Any]) -> int | None:
+    if registration["status"] != "waitlisted":
+        return None
+    ahead = await Registration.count().where(
+        (Registration.event == registration["event"])
+        & (Registration.status == "waitlisted")
+        & (Registration.id < registration["id"])
+    )
+    return int(ahead) + 1
+
+
+# Mails ----------------------------------------------------------------------------------------
+
+
+async def queue_plain_mail(
+    facts: notifications.EventFacts, registration: dict[str, Any], kind: str, dedupe_suffix: str = "", **extra: Any
+) -> None:
+    """A mail without an invite (waitlisted, pending approval, rejected, confirm your email …)."""
+    language = registration["language"]
+    rendered = render_mail(
+        kind,
+        language,
+        recipient_name=registration["name"],
+        manage_url=manage_url(registration),
+        **facts.mail_context(language),
+        **extra,
+    )
+    await enqueue(
+        OutgoingMail(
+            dedupe_key=f"registration:{registration['id']}:{kind}{dedupe_suffix}",
+            kind=kind,
+            recipient=registration["email"],
+            recipient_name=registration["name"],
+            language=language,
+            subject=rendered.subject,
+            text_body=rendered.text,
+            html_body=rendered.html,
+            sender_name=f"{facts.organisation_name(language)} via Trefpunt",
+            reply_to=facts.organisation["email"],
+            event_id=facts.row["id"],
+            registration_id=registration["id"],
+            organisation_id=facts.row["organisation"],
+        )
+    )
+
+
+async def _reload(registration_id: int) -> dict[str, Any]:
+    row = await Registration.select().where(Registration.id == registration_id).first()
+    assert row is not None
+    return row
+
+
+async def _confirm_with_invite(facts: notifications.EventFacts, registration: dict[str, Any], kind: str) -> None:
+    await Registration.update({Registration.status: "confirmed", Registration.updated_at: _now()}).where(
+        Registration.id == registration["id"]
+    )
+    row = await _reload(registration["id"])
+    await notifications.queue_registration_mail(facts, row, kind, "REQUEST", manage_url=manage_url(row))
+
+
+async def _seat_or_waitlist(facts: notifications.EventFacts, registration: dict[str, Any], kind: str) -> str:
+    """Give a registration a seat (with its invite) or a waitlist place; returns the new status."""
+    if await take_seat(facts.row["id"]):
+        await _confirm_with_invite(facts, registration, kind)
+        return "confirmed"
+    if not facts.row["waitlist"]:
+        raise Conflict(N_("This event is full."))
+    await Registration.update({Registration.status: "waitlisted", Registration.updated_at: _now()}).where(
+        Registration.id == registration["id"]
+    )
+    row = await _reload(registration["id"])
+    await queue_plain_mail(facts, row, "waitlisted", position=await waitlist_position(row))
+    return "waitlisted"
+
+
+async def promote_waitlist(event_id: int) -> list[int]:
+    """Fill free seats from the waitlist, first come first served; each is promoted once.
+
+    Call inside a transaction that holds the event lock.
+    """
+    promoted: list[int] = []
+    facts: notifications.EventFacts | None = None
+    while True:
+        candidate = (
+            await Registration.select()
+            .where((Registration.event == event_id) & (Registration.status == "waitlisted"))
+            .order_by(Registration.id)
+            .first()
+        )
+        if candidate is None or not await take_seat(event_id):
+            break
+        facts = facts or await notifications.load_event_facts(event_id)
+        await _confirm_with_invite(facts, candidate, "promoted")
+        promoted.append(candidate["id"])
+    return promoted
+
+
+# Use cases ------------------------------------------------------------------------------------
+
+
+def _check_open(event: dict[str, Any], now: datetime) -> None:
+    if event["status"] == "draft":
+        raise NotFound(N_("This event does not exist."))
+    if event["status"] == "cancelled":
+        raise Conflict(N_("This event has been cancelled."))
+    if event["kind"] == "consultation_day":
+        raise Conflict(N_("Book a time slot for this consultation day instead."))
+    if event["registration_opens_at"] and now < event["registration_opens_at"]:
+        raise Conflict(N_("Registration for this event has not opened yet."))
+    closes = event["registration_closes_at"] or event["ends_at"]
+    if now >= closes:
+        raise Conflict(N_("Registration for this event is closed."))
+
+
+async def _host_ids(event: dict[str, Any]) -> list[int]:
+    rows = await EventHost.select(EventHost.organisation).where(EventHost.event == event["id"])
+    return [event["organisation"], *(row["organisation"] for row in rows)]
+
+
+async def _already_registered(event_id: int, email_key: str) -> RegistrationResult:
+    """A second attempt creates nothing and re-sends the private link (at most once an hour)."""
+    async with write_transaction():
+        existing = (
+            await Registration.select()
+            .where(
+                (Registration.event == event_id)
+                & (Registration.email_key == email_key)
+                & Registration.status.is_in(list(ACTIVE))
+            )
+            .first()
+        )
+        if existing is not None:
+            facts = await notifications.load_event_facts(event_id)
+            hour = _now().strftime("%Y%m%d%H")
+            await queue_plain_mail(facts, existing, "your_link", dedupe_suffix=f":{hour}")
+    return RegistrationResult(id=None, status="already_registered")
+
+
+async def register(
+    event_id: int, data: RegistrationInput, *, source: str = "api", now: datetime | None = None
+) -> RegistrationResult:
+    """Register a participant: confirmed, waitlisted, pending approval or pending email."""
+    now = now or _now()
+    name = _clean_text(data.name, "name", N_("A name cannot contain line breaks or control characters."))
+    if not name:
+        raise InvalidInput(N_("Please enter your name."), field="name")
+    email = normalise_email(data.email)
+    phone = _clean_text(data.phone, "phone", N_("Enter a valid phone number."))
+    company = _clean_text(data.company, "company", N_("A company name cannot contain line breaks."))
+    answers = check_answers(await list_questions(event_id), data.answers)
+    try:
+        async with write_transaction():
+            event = await lock_event(event_id)
+            _check_open(event, now)
+            wanted = set(data.consents)
+            offered = [p for p in await consents.purposes_for(await _host_ids(event)) if p.id in wanted]
+            if len(offered) != len(wanted):
+                raise InvalidInput(N_("Unknown consent purpose."), field="consents")
+            duplicate = await Registration.exists().where(
+                (Registration.event == event_id)
+                & (Registration.email_key == email)
+                & Registration.status.is_in(list(ACTIVE))
+            )
+            if duplicate:
+                raise _Duplicate()
+            rows = await Registration.insert(
+                Registration(
+                    event=event_id,
+                    name=name,
+                    email=data.email.strip(),
+                    email_key=email,
+                    phone=phone,
+                    company=company,
+                    language=data.language,
+                    answers=json.dumps(answers, ensure_ascii=False),
+                    status="pending_email",
+                    token_nonce=tokens.new_nonce(),
+                    feed_token_nonce=tokens.new_nonce(),
+                    consents=json.dumps(sorted(wanted)),
+                )
+            )
+            registration = await _reload(rows[0]["id"])
+            await Registration.update(
+                {
+                    Registration.manage_token_hash: tokens.token_hash(manage_token(registration)),
+                    Registration.feed_token_hash: tokens.token_hash(
+                        tokens.derive("feed", registration["feed_token_nonce"])
+                    ),
+                }
+            ).where(Registration.id == registration["id"])
+            registration = await _reload(registration["id"])
+            await consents.record(registration["id"], email, offered, "given", source)
+            facts = await notifications.load_event_facts(event_id)
+            if event["double_opt_in"]:
+                status = "pending_email"
+                await queue_plain_mail(facts, registration, "confirm_email")
+            elif event["requires_approval"]:
+                status = "pending_approval"
+                await Registration.update({Registration.status: status}).where(Registration.id == registration["id"])
+                await queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
+            else:
+                status = await _seat_or_waitlist(facts, registration, "invitation")
+            registration = await _reload(registration["id"])
+            position = await waitlist_position(registration)
+    except _Duplicate:
+        return await _already_registered(event_id, email)
+    except Exception as exc:
+        if is_unique_violation(exc):  # a double click that raced past the check above
+            return await _already_registered(event_id, email)
+        raise
+    return RegistrationResult(
+        id=registration["id"], status=status, manage_url=manage_url(registration), waitlist_position=position
+    )
+
+
+class _Duplicate(Exception):
+    pass
+
+
+async def by_token(token: str) -> dict[str, Any]:
+    """The registration a private link stands for; 404 for unknown, rotated or dead tokens."""
+    if not tokens.looks_like_token(token):
+        raise NotFound()
+    row = await Registration.select().where(Registration.manage_token_hash == tokens.token_hash(token)).first()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+async def confirm_email(token: str) -> str:
+    """Double opt-in: the participant pressed the button in the page their mail linked to."""
+    registration = await by_token(token)
+    async with write_transaction():
+        await lock_event(registration["event"])
+        registration = await _reload(registration["id"])
+        if registration["status"] != "pending_email":
+            return str(registration["status"])
+        event = await lock_event(registration["event"])
+        facts = await notifications.load_event_facts(event["id"])
+        if event["status"] != "published":
+            raise Conflict(N_("This event has been cancelled."))
+        if event["requires_approval"]:
+            await Registration.update({Registration.status: "pending_approval"}).where(
+                Registration.id == registration["id"]
+            )
+            await queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
+            return "pending_approval"
+        return await _seat_or_waitlist(facts, registration, "invitation")
+
+
+async def _cancel(registration: dict[str, Any], *, kind: str, actor: Actor | None) -> None:
+    """Cancel inside the caller's transaction: free the seat, promote, tell the participant."""
+    was = registration["status"]
+    await Registration.update(
+        {
+            Registration.status: "cancelled",
+            Registration.cancelled_at: _now(),
+            Registration.updated_at: _now(),
+            Registration.manage_token_hash: None,
+            Registration.feed_token_hash: None,
+        }
+    ).where(Registration.id == registration["id"])
+    facts = await notifications.load_event_facts(registration["event"])
+    if was == "confirmed":
+        await free_seat(registration["event"])
+        await notifications.queue_registration_mail(facts, registration, kind, "CANCEL")
+        if facts.row["status"] == "published":
+            await promote_waitlist(registration["event"])
+    elif was in ("waitlisted", "pending_approval", "pending_email"):
+        await queue_plain_mail(facts, registration, f"{kind}_plain")
+    if actor is not None:
+        await audit.record(
+            actor,
+            "registration.cancelled",
+            organisation_id=facts.row["organisation"],
+            target=f"registration:{registration['id']}",
+        )
+
+
+async def cancel_by_participant(token: str) -> None:
+    """The participant cancels; their link dies, the seat goes to the waitlist."""
+    registration = await by_token(token)
+    async with write_transaction():
+        await lock_event(registration["event"])
+        registration = await _reload(registration["id"])
+        if registration["status"] not in ACTIVE:
+            raise NotFound()
+        await _cancel(registration, kind="registration_cancelled", actor=None)
+
+
+# Organiser use cases --------------------------------------------------------------------------
+
+
+async def _for_organiser(actor: Actor, registration_id: int) -> dict[str, Any]:
+    registration = await Registration.select().where(Registration.id == registration_id).first()
+    if registration is None:
+        raise NotFound()
+    event = await Event.select(Event.organisation).where(Event.id == registration["event"]).first()
+    assert event is not None
+    hosts = [
+        row["organisation"]
+        for row in await EventHost.select(EventHost.organisation).where(EventHost.event == registration["event"])
+    ]
+    require_event_edit(actor, event["organisation"], hosts)
+    return registration
+
+
+async def approve(actor: Actor, registration_id: int) -> str:
+    registration = await _for_organiser(actor, registration_id)
+    async with write_transaction():
+        event = await lock_event(registration["event"])
+        registration = await _reload(registration_id)
+        if registration["status"] != "pending_approval":
+            raise Conflict(N_("Only registrations waiting for approval can be approved."))
+        facts = await notifications.load_event_facts(event["id"])
+        status = await _seat_or_waitlist(facts, registration, "approved")
+        await audit.record(
+            actor,
+            "registration.approved",
+            organisation_id=event["organisation"],
+            target=f"registration:{registration_id}",
+        )
+    return status
+
+
+async def reject(actor: Actor, registration_id: int) -> None:
+    registration = await _for_organiser(actor, registration_id)
+    async with write_transaction():
+        event = await lock_event(registration["event"])
+        registration = await _reload(registration_id)
+        if registration["status"] not in ACTIVE:
+            raise Conflict(N_("This registration is no longer active."))
+        was = registration["status"]
+        await Registration.update(
+            {Registration.status: "rejected", Registration.updated_at: _now(), Registration.manage_token_hash: None}
+        ).where(Registration.id == registration_id)
+        facts = await notifications.load_event_facts(event["id"])
+        if was == "confirmed":
+            await free_seat(event["id"])
+            await notifications.queue_registration_mail(facts, registration, "rejected", "CANCEL")
+            await promote_waitlist(event["id"])
+        else:
+            await queue_plain_mail(facts, registration, "rejected")
+        await audit.record(
+            actor,
+            "registration.rejected",
+            organisation_id=event["organisation"],
+            target=f"registration:{registration_id}",
+        )
+
+
+async def cancel_by_organiser(actor: Actor, registration_id: int) -> None:
+    registration = await _for_organiser(actor, registration_id)
+    async with write_transaction():
+        await lock_event(registration["event"])
+        registration = await _reload(registration_id)
+        if registration["status"] not in ACTIVE:
+            raise Conflict(N_("This registration is no longer active."))
+        await _cancel(registration, kind="registration_cancelled", actor=actor)
+
+
+async def move_up(actor: Actor, registration_id: int) -> None:
+    """Give a waitlisted person a free seat now, ahead of the queue (an organiser's choice)."""
+    registration = await _for_organiser(actor, registration_id)
+    async with write_transaction():
+        event = await lock_event(registration["event"])
+        registration = await _reload(registration_id)
+        if registration["status"] != "waitlisted":
+            raise Conflict(N_("Only waitlisted registrations can be moved up."))
+        if not await take_seat(event["id"]):
+            raise Conflict(N_("There is no free place; raise the capacity first."))
+        facts = await notifications.load_event_facts(event["id"])
+        await _confirm_with_invite(facts, registration, "promoted")
+        await audit.record(
+            actor,
+            "registration.moved_up",
+            organisation_id=event["organisation"],
+            target=f"registration:{registration_id}",
+        )
+
+
+async def mark_attendance(actor: Actor, registration_id: int, attendance: Literal["attended", "no_show", ""]) -> None:
+    registration = await _for_organiser(actor, registration_id)
+    if registration["status"] != "confirmed":
+        raise Conflict(N_("Only confirmed participants can be checked in."))
+    async with write_transaction():
+        await Registration.update({Registration.attendance: attendance, Registration.updated_at: _now()}).where(
+            Registration.id == registration_id
+        )
+
+
+async def after_capacity_change(event_id: int) -> list[int]:
+    """A raised capacity promotes from the waitlist; a lowered one drops nobody."""
+    return await promote_waitlist(event_id)
+
+
+# The participant's private page -----------------------------------------------------------------
+
+
+class PrivateView(msgspec.Struct, kw_only=True):
+    registration: dict[str, Any]
+    waitlist_position: int | None
+    feed_url: str
+    manage_url: str
+    purposes: list[consents.PurposeView]
+    consented: set[int]
+
+
+async def private_view(token: str) -> PrivateView:
+    registration = await by_token(token)
+    event = await Event.select(Event.organisation).where(Event.id == registration["event"]).first()
+    assert event is not None
+    purposes = await consents.purposes_for(await _host_ids({"id": registration["event"], **event}))
+    return PrivateView(
+        registration=registration,
+        waitlist_position=await waitlist_position(registration),
+        feed_url=feed_url(registration),
+        manage_url=manage_url(registration),
+        purposes=purposes,
+        consented=await consents.current_for_registration(registration["id"]),
+    )
+
+
+async def change_language(token: str, language: Literal["nl", "fr", "en"]) -> None:
+    """Mails (and invites) from now on come in this language."""
+    registration = await by_token(token)
+    async with write_transaction():
+        await Registration.update({Registration.language: language, Registration.updated_at: _now()}).where(
+            Registration.id == registration["id"]
+        )
+
+
+async def rotate_feed(token: str) -> str:
+    """A new personal feed address; the old one stops working at once."""
+    registration = await by_token(token)
+    nonce = tokens.new_nonce()
+    async with write_transaction():
+        await Registration.update(
+            {
+                Registration.feed_token_nonce: nonce,
+                Registration.feed_token_hash: tokens.token_hash(tokens.derive("feed", nonce)),
+            }
+        ).where(Registration.id == registration["id"])
+    return feed_url({**registration, "feed_token_nonce": nonce})
+
+
+async def set_consent(token: str, purpose_id: int, give: bool) -> None:
+    """Give or withdraw one consent from the private page (a new ledger row either way)."""
+    view = await private_view(token)
+    purpose = next((p for p in view.purposes if p.id == purpose_id), None)
+    if purpose is None:
+        raise NotFound()
+    if (purpose_id in view.consented) == give:
+        return
+    async with write_transaction():
+        await consents.record(
+            view.registration["id"],
+            view.registration["email_key"],
+            [purpose],
+            "given" if give else "withdrawn",
+            "private_page",
+        )
+
+
+async def personal_feed_rows(feed_token: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The registration a feed token belongs to, and its owner's confirmed events (any organisation)."""
+    if not tokens.looks_like_token(feed_token):
+        raise NotFound()
+    owner = await Registration.select().where(Registration.feed_token_hash == tokens.token_hash(feed_token)).first()
+    if owner is None:
+        raise NotFound()
+    confirmed = await Registration.select(Registration.event).where(
+        (Registration.email_key == owner["email_key"]) & (Registration.status == "confirmed")
+    )
+    return owner, confirmed
+
+
+class RegistrationRow(msgspec.Struct, omit_defaults=True):
+    """A registration as organisers see it (GET …/registrations)."""
+
+    id: int
+    name: str
+    email: str
+    language: str
+    status: str
+    created_at: datetime
+    answers: dict[str, Any]
+    consents: list[int]
+    phone: str = ""
+    company: str = ""
+    attendance: str = ""
+    waitlist_position: int | None = None
+
+
+async def list_for_organiser(
+    actor: Actor, event_id: int, *, status: str | None, page: int, page_size: int
+) -> tuple[list[RegistrationRow], bool]:
+    """Registrations of an event for its hosts (any role); others get 404."""
+    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
+    if event is None:
+        raise NotFound()
+    host_ids = await _host_ids({"id": event_id, **event})
+    if not any(actor.role_in(org) for org in host_ids):
+        raise NotFound()
+    query = Registration.select().where(Registration.event == event_id)
+    if status:
+        query = query.where(Registration.status == status)
+    rows = await query.order_by(Registration.id).offset((page - 1) * page_size).limit(page_size + 1)
+    waitlisted = [
+        r["id"]
+        for r in await Registration.select(Registration.id)
+        .where((Registration.event == event_id) & (Registration.status == "waitlisted"))
+        .order_by(Registration.id)
+    ]
+    positions = {registration_id: index + 1 for index, registration_id in enumerate(waitlisted)}
+    items = [
+        RegistrationRow(
+            id=row["id"],
+            name=row["name"],
+            email=row["email"],
+            language=row["language"],
+            status=row["status"],
+            created_at=row["created_at"],
+            answers=json.loads(row["answers"] or "{}"),
+            consents=sorted(await consents.current_for_registration(row["id"])),
+            phone=row["phone"],
+            company=row["company"],
+            attendance=row["attendance"],
+            waitlist_position=positions.get(row["id"]),
+        )
+        for row in rows[:page_size]
+    ]
+    return items, len(rows) > page_size
+
+
+async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> int:
+    """Mail every confirmed participant of an event through the outbox; returns the count."""
+    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
+    if event is None:
+        raise NotFound()
+    hosts = await _host_ids({"id": event_id, **event})
+    require_event_edit(actor, hosts[0], hosts[1:])
+    if any(c in subject for c in "\r\n\0"):
+        raise InvalidInput(N_("A subject cannot contain line breaks."), field="subject")
+    async with write_transaction():
+        facts = await notifications.load_event_facts(event_id)
+        recipients = await Registration.select().where(
+            (Registration.event == event_id) & (Registration.status == "confirmed")
+        )
+        rows = await audit_broadcast(actor, event["organisation"], event_id, len(recipients))
+        for registration in recipients:
+            await queue_plain_mail(
+                facts,
+                registration,
+                "broadcast",
+                dedupe_suffix=f":{rows}",
+                message_text=message,
+                subject_override=subject,
+            )
+    return len(recipients)
+
+
+async def audit_broadcast(actor: Actor, organisation_id: int, event_id: int, count: int) -> str:
+    """Record the broadcast; its timestamp makes each broadcast's dedupe keys unique."""
+    stamp = _now().strftime("%Y%m%d%H%M%S%f")
+    await audit.record(
+        actor,
+        "event.broadcast",
+        organisation_id=organisation_id,
+        target=f"event:{event_id}",
+        recipients=count,
+        stamp=stamp,
+    )
+    return stamp

@@ -1,0 +1,179 @@
+"""Participants: the registration form, the private page /r/{token} and the personal feed.
+
+A GET never changes anything (mail scanners follow links): confirming and cancelling are
+buttons that POST. Tokens live only in paths, which are kept out of logs and Referer headers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from events.services import events as event_service
+from events.services import feeds, registrations
+from events.services.consents import purposes_for
+from events.services.errors import N_, DomainError, InvalidInput
+from events.services.questions import list_questions
+from events.services.registrations import RegistrationInput
+from events.settings import get_settings
+from events.tables import Organisation
+from events.web.errors import localise
+
+MIN_FILL_SECONDS = 3
+PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+
+
+def form_stamp(event_id: int, now: float | None = None) -> str:
+    """A signed time stamp in the form: a bot that posts within seconds is caught."""
+    moment = str(int(now if now is not None else time.time()))
+    mac = hmac.new(get_settings().secret_key.encode(), f"form:{event_id}:{moment}".encode(), hashlib.sha256)
+    return f"{moment}.{mac.hexdigest()[:32]}"
+
+
+def stamp_age(event_id: int, stamp: str) -> float | None:
+    moment, _, _mac = stamp.partition(".")
+    if not moment.isdigit() or not hmac.compare_digest(stamp, form_stamp(event_id, float(moment))):
+        return None
+    return time.time() - int(moment)
+
+
+async def form_context(event_id: int) -> dict[str, Any]:
+    event = await event_service.get_event(event_id)
+    hosts = [event.organisation, *event.hosts]
+    ids = [row["id"] for row in await Organisation.select(Organisation.id).where(Organisation.slug.is_in(hosts))]
+    return {
+        "event": event,
+        "questions": await list_questions(event_id),
+        "purposes": await purposes_for(ids),
+        "stamp": form_stamp(event_id),
+    }
+
+
+def _form_answers(form: dict[str, Any], questions: list[Any]) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for question in questions:
+        key = f"q{question.id}"
+        if question.kind == "multiple":
+            value = form.get(key)
+            answers[str(question.id)] = value if isinstance(value, list) else ([value] if value else [])
+        elif question.kind == "yes_no":
+            if form.get(key) in ("yes", "no"):
+                answers[str(question.id)] = form.get(key) == "yes"
+        elif form.get(key):
+            answers[str(question.id)] = str(form.get(key))
+    return answers
+
+
+class RegistrationFormController(Controller):
+    include_in_schema = False
+
+    @post("/events/{event_id:int}/register", name="register")
+    async def register(self, request: Request[Any, Any, Any], event_id: FromPath[int]) -> Template:
+        form = await request.form()
+        values = {key: (form.getall(key) if len(form.getall(key)) > 1 else form.get(key)) for key in form}
+        context = await form_context(event_id)
+        field: str | None = None
+        # Honeypot and minimum fill time: bots fill every field and post at once.
+        age = stamp_age(event_id, str(values.get("stamp", "")))
+        if values.get("website") or age is None or age < MIN_FILL_SECONDS:
+            error = localise(N_("That was quick! Please check the form and send it again."))
+        else:
+            try:
+                language = str(values.get("language") or request.scope["state"].get("language", "nl"))
+                if language not in ("nl", "fr", "en"):
+                    raise InvalidInput(N_("Choose a language."), field="language")
+                data = RegistrationInput(
+                    name=str(values.get("name", ""))[:200],
+                    email=str(values.get("email", ""))[:254],
+                    language=language,  # type: ignore[arg-type]
+                    phone=str(values.get("phone", ""))[:50],
+                    company=str(values.get("company", ""))[:200],
+                    answers=_form_answers(values, context["questions"]),
+                    consents=[int(v) for v in form.getall("consents") if str(v).isdigit()],
+                )
+                result = await registrations.register(event_id, data, source="form")
+            except DomainError as exc:
+                if exc.status_code >= 500:
+                    raise
+                error, field = localise(exc.message, **exc.params), exc.field
+            else:
+                return Template("public/registered.html", context={**context, "result": result})
+        return Template(
+            "public/event.html",
+            context={**context, "form_error": error, "form_field": field, "form": values},
+            status_code=422,
+        )
+
+
+class PrivatePageController(Controller):
+    path = "/r/{token:str}"
+    include_in_schema = False
+
+    @get("/", name="private-page")
+    async def page(self, token: FromPath[str]) -> Template:
+        view = await registrations.private_view(token)
+        event = await event_service.get_event(view.registration["event"])
+        return Template("public/private.html", context={"view": view, "event": event, "token": token}, headers=PRIVATE)
+
+    @get("/confirm", name="confirm-page")
+    async def confirm_page(self, token: FromPath[str]) -> Template:
+        view = await registrations.private_view(token)
+        event = await event_service.get_event(view.registration["event"])
+        return Template("public/confirm.html", context={"view": view, "event": event, "token": token}, headers=PRIVATE)
+
+    @post("/confirm", name="confirm")
+    async def confirm(self, token: FromPath[str]) -> Redirect:
+        await registrations.confirm_email(token)
+        return Redirect(f"/r/{token}", status_code=303)
+
+    @post("/cancel", name="cancel-registration")
+    async def cancel(self, token: FromPath[str]) -> Template:
+        view = await registrations.private_view(token)
+        event = await event_service.get_event(view.registration["event"])
+        await registrations.cancel_by_participant(token)
+        return Template("public/cancelled.html", context={"event": event}, headers=PRIVATE)
+
+    @post("/language", name="registration-language")
+    async def language(self, token: FromPath[str], data: URLEncodedBody[LanguageForm]) -> Redirect:
+        await registrations.change_language(token, data.language)
+        return Redirect(f"/r/{token}?lang={data.language}", status_code=303)
+
+    @post("/feed", name="rotate-feed")
+    async def rotate(self, token: FromPath[str]) -> Redirect:
+        await registrations.rotate_feed(token)
+        return Redirect(f"/r/{token}#feed", status_code=303)
+
+    @post("/consents/{purpose_id:int}", name="consent")
+    async def consent(
+        self, token: FromPath[str], purpose_id: FromPath[int], data: URLEncodedBody[ConsentForm]
+    ) -> Redirect:
+        await registrations.set_consent(token, purpose_id, data.action == "give")
+        return Redirect(f"/r/{token}#consents", status_code=303)
+
+
+class LanguageForm(msgspec.Struct):
+    language: Literal["nl", "fr", "en"]
+
+
+class ConsentForm(msgspec.Struct):
+    action: Literal["give", "withdraw"]
+
+
+@get("/me/{token:str}/calendar.ics", opt={"skip_session": True}, include_in_schema=False)
+async def personal_feed(
+    request: Request[Any, Any, Any], token: FromPath[str], lang: FromQuery[Literal["nl", "fr", "en"] | None] = None
+) -> Response[bytes]:
+    """Personal feeds are built on request; the ETag is the body's hash."""
+    body = await feeds.personal_feed(token, lang)
+    etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"}
+    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        return Response(b"", status_code=304, headers=headers)
+    return Response(body, media_type="text/calendar", headers=headers)
