@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
@@ -60,6 +61,26 @@ def _store_registry(settings: Settings) -> StoreRegistry:
     return StoreRegistry(default_factory=factory)
 
 
+REGISTRATION_POST = re.compile(r"^/(?:api/v1/)?events/\d+/regist(?:er|rations)$")
+
+
+def _is_registration(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and bool(REGISTRATION_POST.match(request.url.path))
+
+
+def registration_rate_limits() -> list[Any]:
+    """Per client address (30 a minute, which also bounds "resend my link") and per event
+    (600 a minute across all clients): a bot cannot flood an event or a mailbox."""
+    per_client = RateLimitConfig(rate_limit=("minute", 30), store="rate_limit", check_throttle_handler=_is_registration)
+    per_event = RateLimitConfig(
+        rate_limit=("minute", 600),
+        store="rate_limit",
+        check_throttle_handler=_is_registration,
+        identifier_for_request=lambda request: "event:" + request.url.path,
+    )
+    return [per_client.middleware, per_event.middleware]
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.getLogger("trefpunt").setLevel(logging.INFO)
@@ -108,6 +129,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 check_throttle_handler=lambda request: request.method == "POST" and request.url.path == "/login",
             ).middleware
         )
+    app_middleware: list[Any] = [security_headers_middleware, language_middleware]
+    if settings.rate_limit:
+        app_middleware += registration_rate_limits()
     return Litestar(
         route_handlers=[
             PublicController,
@@ -128,7 +152,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 path="/static", directories=[STATIC_DIR], include_in_schema=False, opt={"skip_session": True}
             ),
         ],
-        middleware=[security_headers_middleware, language_middleware],
+        middleware=app_middleware,
         csrf_config=csrf_config,
         template_config=TemplateConfig(engine=PluginJinjaTemplateEngine.from_environment(make_environment())),
         openapi_config=OpenAPIConfig(

@@ -150,6 +150,8 @@ def build_feed(
     change, a fixed calendar UID. Each VEVENT's serialisation is cached.
     """
     rules = _zone_rules(items)
+    # icalendar writes NAME and X-WR-CALNAME unescaped and clients read them raw: one line.
+    name = " ".join(name.split())
     calendar = Calendar()
     calendar.add("PRODID", PRODID)
     calendar.add("VERSION", "2.0")

@@ -33,7 +33,7 @@ SUBJECTS = {
     "your_link": N_("Your registration: %(title)s"),
     "reminder": N_("Reminder: %(title)s"),
     "follow_up": N_("Thank you for coming: %(title)s"),
-    "broadcast": N_("%(title)s"),
+    "broadcast": "%(title)s",  # the organiser writes the subject
 }
 
 

@@ -9,9 +9,9 @@ domains are fictional (`*.example`).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from events.db import write_transaction
 from events.services.access import CLI_ACTOR
 from events.services.events import (
     DescriptionTexts,
@@ -23,9 +23,9 @@ from events.services.events import (
     publish_event,
     update_event,
 )
-from events.services.notifications import send_invitation
 from events.services.organisers import create_organisation, create_organiser
-from events.tables import Event, Organisation, Registration, Series
+from events.services.registrations import RegistrationInput, register
+from events.tables import Event, Organisation, Series
 
 __all__ = ["load_demo"]
 
@@ -513,7 +513,7 @@ async def _events(org: dict[str, int], now: datetime) -> int:
     return first_event
 
 
-DEMO_PARTICIPANTS = [
+DEMO_PARTICIPANTS: list[tuple[str, str, Literal["nl", "fr", "en"], str]] = [
     ("Sofie Claeys", "sofie@example.org", "nl", "Bakkerij Claeys"),
     ("Karim Benali", "karim@example.org", "fr", "Benali Design"),
     ("Ana Costa", "ana@example.org", "en", ""),
@@ -521,22 +521,12 @@ DEMO_PARTICIPANTS = [
 
 
 async def _participants(event_id: int) -> None:
-    """Three confirmed participants with their invitations, then a change of time, so the
-    mailbox at /dev/mail shows an invite and its update in three languages."""
-    async with write_transaction():
-        for name, email, language, company in DEMO_PARTICIPANTS:
-            rows = await Registration.insert(
-                Registration(
-                    event=event_id,
-                    name=name,
-                    email=email,
-                    email_key=email.lower(),
-                    language=language,
-                    company=company,
-                    status="confirmed",
-                )
-            )
-            await send_invitation(rows[0]["id"])
+    """Three participants register, then the time changes, so the mailbox at /dev/mail shows
+    confirmations with invites and their update, in three languages."""
+    for name, email, language, company in DEMO_PARTICIPANTS:
+        await register(
+            event_id, RegistrationInput(name=name, email=email, language=language, company=company), source="demo"
+        )
     event = await Event.select(Event.starts_at, Event.ends_at).where(Event.id == event_id).first()
     assert event is not None
     later = timedelta(minutes=30)

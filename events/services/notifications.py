@@ -15,6 +15,7 @@ from events.calendar.ics import Attendee, CalendarItem, build_invite
 from events.i18n import pick_translation
 from events.mail.outbox import OutgoingMail, enqueue
 from events.mail.render import render_mail
+from events.services import tokens
 from events.settings import LANGUAGES, get_settings
 from events.tables import Event, Registration
 
@@ -163,7 +164,9 @@ async def notify_event_changed(event_id: int) -> int:
     facts = await load_event_facts(event_id)
     registrations = await _confirmed(event_id)
     for registration in registrations:
-        await queue_registration_mail(facts, registration, "event_updated", "REQUEST")
+        await queue_registration_mail(
+            facts, registration, "event_updated", "REQUEST", manage_url=tokens.manage_url(registration)
+        )
     return len(registrations)
 
 

@@ -68,6 +68,8 @@ async def create_organisation(
     if not SLUG_RE.match(slug):
         raise InvalidInput(N_("A slug has lower-case letters, digits and dashes only."), field="slug")
     names = {lang: (names or {}).get(lang, "") or name for lang in LANGUAGES}
+    if any(ord(c) < 32 or c == "\x7f" for text in names.values() for c in text) or not all(names.values()):
+        raise InvalidInput(N_("An organisation name is one line of text."), field="name")
     try:
         async with write_transaction():
             values: dict[str, Any] = {f"name_{lang}": text for lang, text in names.items()}

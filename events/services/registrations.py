@@ -25,7 +25,6 @@ from events.services.access import Actor, require_event_edit
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
 from events.services.organisers import normalise_email
 from events.services.questions import check_answers, list_questions
-from events.settings import get_settings
 from events.tables import Event, EventHost, Registration
 
 ACTIVE = ("pending_email", "pending_approval", "confirmed", "waitlisted")
@@ -61,12 +60,8 @@ def manage_token(row: dict[str, Any]) -> str:
     return tokens.derive("manage", row["token_nonce"])
 
 
-def manage_url(row: dict[str, Any]) -> str:
-    return f"{get_settings().base_url}/r/{manage_token(row)}"
-
-
-def feed_url(row: dict[str, Any]) -> str:
-    return f"{get_settings().base_url}/me/{tokens.derive('feed', row['feed_token_nonce'])}/calendar.ics"
+manage_url = tokens.manage_url
+feed_url = tokens.feed_url
 
 
 def _clean_text(value: str, field: str, message: str) -> str:

@@ -31,3 +31,13 @@ def token_hash(token: str) -> str:
 
 def looks_like_token(token: str) -> bool:
     return len(token) == 43 and all(c.isalnum() or c in "-_" for c in token)
+
+
+def manage_url(registration: dict[str, object]) -> str:
+    """The private page of a registration (`/r/{token}`)."""
+    return f"{get_settings().base_url}/r/{derive('manage', str(registration['token_nonce']))}"
+
+
+def feed_url(registration: dict[str, object]) -> str:
+    """The personal feed of a registration's owner (`/me/{token}/calendar.ics`)."""
+    return f"{get_settings().base_url}/me/{derive('feed', str(registration['feed_token_nonce']))}/calendar.ics"

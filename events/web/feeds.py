@@ -5,22 +5,30 @@ from __future__ import annotations
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Request, Response, get
+from litestar import Request, Response, route
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from events.services import feeds
 from events.services.feeds import FeedQuery
+from events.settings import DEFAULT_LANGUAGE
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
 FEED_OPT = {"skip_session": True}
+GET_AND_HEAD: list[Any] = ["GET", "HEAD"]
+FEED_ROUTE: dict[str, Any] = {"opt": FEED_OPT, "tags": ["feeds"]}
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110): `W/"x"` matches `"x"`."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in tags or "*" in tags
 
 
 def _not_modified(request: Request[Any, Any, Any], validators: feeds.Validators) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
-        tags = {tag.strip() for tag in if_none_match.split(",")}
-        return validators.etag in tags or "*" in tags
+        return etag_matches(if_none_match, validators.etag)
     if_modified_since = request.headers.get("if-modified-since")
     if if_modified_since:
         try:
@@ -30,13 +38,20 @@ def _not_modified(request: Request[Any, Any, Any], validators: feeds.Validators)
     return False
 
 
-async def _respond(request: Request[Any, Any, Any], feed: FeedQuery, filename: str) -> Response[bytes]:
-    validators = await feeds.validators(feed)
-    headers = {
+def _validator_headers(validators: feeds.Validators) -> dict[str, str]:
+    return {
         "ETag": validators.etag,
         "Last-Modified": format_datetime(validators.last_modified, usegmt=True),
         "Cache-Control": "public, max-age=300",
     }
+
+
+async def _respond(request: Request[Any, Any, Any], feed: FeedQuery, filename: str) -> Response[bytes]:
+    validators = await feeds.validators(feed)
+    headers = _validator_headers(validators)
+    if request.method == "HEAD":
+        await feeds.build(feed)  # a HEAD of a feed that doesn't exist is a 404 too
+        return Response(b"", headers={**headers, "Content-Type": "text/calendar; charset=utf-8"})
     if _not_modified(request, validators):
         return Response(b"", status_code=304, headers=headers)
     body = await feeds.build(feed)
@@ -45,10 +60,12 @@ async def _respond(request: Request[Any, Any, Any], feed: FeedQuery, filename: s
 
 
 def _lang(request: Request[Any, Any, Any], lang: str | None) -> str:
-    return lang or str(request.scope.get("state", {}).get("language", "nl"))
+    """`?lang=` or Dutch: a feed never depends on headers or cookies, so caches can share it
+    (the pages' links always name the language)."""
+    return lang or DEFAULT_LANGUAGE
 
 
-@get("/calendar.ics", opt=FEED_OPT, tags=["feeds"], summary="Feed of all public events")
+@route("/calendar.ics", http_method=GET_AND_HEAD, **FEED_ROUTE, summary="Feed of all public events")
 async def all_events_feed(
     request: Request[Any, Any, Any],
     organisation: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -60,7 +77,13 @@ async def all_events_feed(
     return await _respond(request, feed, "trefpunt.ics")
 
 
-@get("/organisations/{slug:str}/calendar.ics", opt=FEED_OPT, tags=["feeds"], summary="An organisation's feed")
+@route(
+    "/organisations/{slug:str}/calendar.ics",
+    http_method=["GET", "HEAD"],
+    opt=FEED_OPT,
+    tags=["feeds"],
+    summary="An organisation's feed",
+)
 async def organisation_feed(
     request: Request[Any, Any, Any], slug: FromPath[str], lang: FromQuery[Language | None] = None
 ) -> Response[bytes]:
@@ -68,7 +91,13 @@ async def organisation_feed(
     return await _respond(request, feed, f"{feed.key}.ics")
 
 
-@get("/series/{series_id:int}/calendar.ics", opt=FEED_OPT, tags=["feeds"], summary="A series' feed")
+@route(
+    "/series/{series_id:int}/calendar.ics",
+    http_method=["GET", "HEAD"],
+    opt=FEED_OPT,
+    tags=["feeds"],
+    summary="A series' feed",
+)
 async def series_feed(
     request: Request[Any, Any, Any], series_id: FromPath[int], lang: FromQuery[Language | None] = None
 ) -> Response[bytes]:
@@ -76,7 +105,13 @@ async def series_feed(
     return await _respond(request, feed, f"series-{series_id}.ics")
 
 
-@get("/events/{event_id:int}/calendar.ics", opt=FEED_OPT, tags=["feeds"], summary="One event as a calendar file")
+@route(
+    "/events/{event_id:int}/calendar.ics",
+    http_method=["GET", "HEAD"],
+    opt=FEED_OPT,
+    tags=["feeds"],
+    summary="One event as a calendar file",
+)
 async def event_feed(
     request: Request[Any, Any, Any], event_id: FromPath[int], lang: FromQuery[Language | None] = None
 ) -> Response[bytes]:

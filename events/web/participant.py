@@ -25,6 +25,7 @@ from events.services.registrations import RegistrationInput
 from events.settings import get_settings
 from events.tables import Organisation
 from events.web.errors import localise
+from events.web.feeds import etag_matches
 
 MIN_FILL_SECONDS = 3
 PRIVATE = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
@@ -174,6 +175,6 @@ async def personal_feed(
     body = await feeds.personal_feed(token, lang)
     etag = '"' + hashlib.sha256(body).hexdigest()[:40] + '"'
     headers = {"ETag": etag, "Cache-Control": "private, max-age=300", "X-Robots-Tag": "noindex"}
-    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+    if etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(b"", status_code=304, headers=headers)
     return Response(body, media_type="text/calendar", headers=headers)

@@ -25,7 +25,8 @@ from tests.calendar.data import (
     stored_event,
 )
 from tests.calendar.helpers import calendar_level_lines, property_names, unfolded
-from tests.calendar.parsers import parse_with_icaljs, parse_with_libical
+from tests.calendar.parsers import parse_everywhere, parse_with_icaljs, parse_with_libical, prefetch
+from tests.calendar.zones import CASES
 
 BASE = "http://testserver.local"
 
@@ -90,6 +91,12 @@ async def world() -> dict[str, Any]:
         "uids": {key: (await stored_event(eid))["uid"] for key, eid in (("own", own), ("shared", shared))},
         "draft_uid": (await stored_event(draft))["uid"],
     }
+
+
+def world_suffix() -> str:
+    import secrets
+
+    return secrets.token_hex(4)
 
 
 def feed_urls(world: dict[str, Any]) -> list[str]:
@@ -181,6 +188,28 @@ async def test_organisation_feed_is_named_after_the_organisation(client, world):
     assert f"Organisatie {world['owner']}" in parsed["calname"]
 
 
+async def test_event_feeds_keep_the_instants_on_change_nights(client):
+    """The time-zone matrix through the database and HTTP: every parser reads the stored instants."""
+    _, org_id = await make_organisation("zones")
+    created = []
+    for case in CASES:
+        event_id = await make_event(
+            org_id, starts_at=case.starts_at, ends_at=case.ends_at, timezone=case.tzid, title={"en": case.id}
+        )
+        created.append((case, event_id))
+    bodies = []
+    for _, event_id in created:
+        response = await feed(client, f"/events/{event_id}/calendar.ics")
+        assert_calendar_response(response)
+        bodies.append(response.content)
+    prefetch(bodies)
+
+    for (case, _), body in zip(created, bodies, strict=True):
+        for name, parsed in parse_everywhere(body).items():
+            (event,) = parsed["vevents"]
+            assert (event["start_utc"], event["end_utc"]) == case.expected, f"{name} read {case.id} wrong"
+
+
 # Caching: strong ETag, 304, Last-Modified -------------------------------------------------------
 
 
@@ -200,6 +229,87 @@ async def test_strong_etag_and_if_none_match_gives_304_with_an_empty_body(client
             assert cached.headers["etag"] == etag, url
         modified = await feed(client, url, **{"If-None-Match": '"something-else"'})
         assert modified.status_code == 200 and modified.content == first.content
+
+
+async def test_a_weak_if_none_match_of_the_same_tag_gives_304(client, world):
+    """RFC 9110 §13.1.2: If-None-Match uses the weak comparison. A proxy that compresses the
+    feed (nginx gzip) turns the ETag into W/"…", and clients send that back."""
+    url = f"/events/{world['own']}/calendar.ics"
+    etag = (await feed(client, url)).headers["etag"]
+
+    cached = await feed(client, url, **{"If-None-Match": f"W/{etag}"})
+
+    assert cached.status_code == 304, f"W/{etag} gave {cached.status_code}"
+    assert cached.content == b""
+
+
+async def test_head_answers_like_get_without_a_body(client, world):
+    """RFC 9110 §9.3.2: general-purpose servers support HEAD; feed checkers use it."""
+    url = f"/events/{world['own']}/calendar.ics"
+    got = await feed(client, url)
+
+    head = await client.head(url)
+
+    assert head.status_code == 200, f"HEAD {url}: {head.status_code}"
+    assert head.content == b""
+    assert head.headers["etag"] == got.headers["etag"]
+    assert head.headers["content-type"].startswith("text/calendar")
+
+
+async def test_a_feed_that_depends_on_negotiation_says_so_in_vary(client, world):
+    """Without ?lang=, the language comes from Accept-Language or the lang cookie; a public,
+    cacheable response that depends on them must name them in Vary, or a shared cache hands
+    one subscriber's language to the next."""
+    url = f"/events/{world['shared']}/calendar.ics"
+    uid = world["uids"]["shared"]
+    for header, french, dutch in (
+        ("accept-language", {"Accept-Language": "fr-BE,fr;q=0.9"}, {"Accept-Language": "nl-BE,nl;q=0.9"}),
+        ("cookie", {"Cookie": "lang=fr"}, {"Cookie": "lang=nl"}),
+    ):
+        fr, nl = await client.get(url, headers=french), await client.get(url, headers=dutch)
+        client.cookies.clear()
+        if by_uid(read(fr.content))[uid]["summary"] == by_uid(read(nl.content))[uid]["summary"]:
+            continue  # the feed ignores this header: nothing to declare
+        for response in (fr, nl):
+            vary = {v.strip().lower() for v in response.headers.get("vary", "").split(",")}
+            assert header in vary or "*" in vary, (
+                f"the feed's language follows {header} but Vary is {response.headers.get('vary')!r} "
+                f"with Cache-Control {response.headers.get('cache-control')!r}"
+            )
+
+
+async def test_an_organisation_name_with_a_line_break_is_refused(client):
+    from events.services import organisers
+    from events.services.errors import InvalidInput
+
+    slug = f"nl-{world_suffix()}"
+    with pytest.raises(InvalidInput):
+        await organisers.create_organisation(slug, "Ondernemershuis\nGent", f"info@{slug}.example")
+
+
+async def test_an_organisation_name_with_a_line_break_still_gives_a_feed(client):
+    """The service refuses such names now, but rows written before (or by hand) may hold a
+    line break; the feed must still be served, as one NAME line, not a 500."""
+    from events.tables import Organisation
+
+    slug = f"nl-{world_suffix()}"
+    rows = await Organisation.insert(
+        Organisation(
+            slug=slug,
+            email=f"info@{slug}.example",
+            name_nl="Ondernemershuis\nGent",
+            name_fr="Ondernemershuis\nGent",
+            name_en="Ondernemershuis\nGent",
+        )
+    )
+    await make_event(rows[0]["id"], starts_at=future(12))
+
+    response = await feed(client, f"/organisations/{slug}/calendar.ics")
+
+    assert_calendar_response(response)
+    parsed = read(response.content)
+    assert parsed["calname"].startswith("Ondernemershuis") and "\n" not in parsed["calname"]
+    assert len(parsed["vevents"]) == 1
 
 
 async def test_if_modified_since_gives_304_until_a_change(client, world):
@@ -269,7 +379,9 @@ async def test_a_material_change_raises_the_sequence_in_the_feed(client, world):
     before = by_uid(read((await feed(client, url)).content))[uid]
     moved = future(21)
 
-    await event_service.update_event(CLI_ACTOR, world["own"], EventPatch(starts_at=moved, ends_at=moved + timedelta(hours=1)))
+    await event_service.update_event(
+        CLI_ACTOR, world["own"], EventPatch(starts_at=moved, ends_at=moved + timedelta(hours=1))
+    )
 
     after = by_uid(read((await feed(client, url)).content))[uid]
     assert after["sequence"] == before["sequence"] + 1
@@ -277,7 +389,11 @@ async def test_a_material_change_raises_the_sequence_in_the_feed(client, world):
 
 
 async def test_drafts_are_absent_and_unknown_feeds_are_404(client, world):
-    for url in ("/calendar.ics", f"/organisations/{world['owner']}/calendar.ics", f"/series/{world['series']}/calendar.ics"):
+    for url in (
+        "/calendar.ics",
+        f"/organisations/{world['owner']}/calendar.ics",
+        f"/series/{world['series']}/calendar.ics",
+    ):
         assert world["draft_uid"] not in by_uid(read((await feed(client, url)).content)), url
 
     for url in (

@@ -77,6 +77,14 @@ def lic_errors(root) -> list[str]:
     return found
 
 
+def x_property(component, name: str) -> str | None:
+    """The value of an X- property such as X-WR-CALNAME, as libical reads it."""
+    for prop in properties(component, ICalGLib.PropertyKind.X_PROPERTY):
+        if (prop.get_x_name() or "").upper() == name:
+            return prop.get_x()
+    return None
+
+
 def iso_utc(time) -> str:
     return (
         f"{time.get_year():04d}-{time.get_month():02d}-{time.get_day():02d}"
@@ -191,6 +199,7 @@ def check(source: str) -> dict:
         restriction_errors = [e for e in lic_errors(root) if e not in parse_errors]
     return {
         "method": method,
+        "calname": x_property(calendar, "X-WR-CALNAME"),
         "parse_errors": parse_errors,
         "restriction_ok": restriction_ok,
         "restriction_errors": restriction_errors,
