@@ -19,10 +19,13 @@ import aiosmtplib
 
 
 class DeliveryError(Exception):
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    """Why a message was not delivered; `connection` when no message could get through."""
+
+    def __init__(self, reason: str, *, permanent: bool, connection: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.connection = connection
 
 
 class Transport(Protocol):
@@ -70,8 +73,8 @@ def _classify(exc: BaseException) -> DeliveryError:
     if isinstance(exc, aiosmtplib.SMTPResponseException) and not isinstance(exc, aiosmtplib.SMTPServerDisconnected):
         return DeliveryError(f"{exc.code} {exc.message}"[:1000], permanent=500 <= exc.code < 600)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return DeliveryError("timeout talking to the mail server", permanent=False)
-    return DeliveryError(f"{type(exc).__name__}: {exc}"[:1000], permanent=False)
+        return DeliveryError("timeout talking to the mail server", permanent=False, connection=True)
+    return DeliveryError(f"{type(exc).__name__}: {exc}"[:1000], permanent=False, connection=True)
 
 
 class SmtpTransport:
@@ -104,13 +107,17 @@ class SmtpTransport:
                     self._client = await self._connect()
                 await self._client.send_message(message, sender=self.sender, recipients=[recipient])
                 return
+            except ValueError as exc:  # aiosmtplib refuses addresses SMTP cannot carry
+                raise DeliveryError(f"invalid address: {exc}"[:1000], permanent=True) from exc
             except aiosmtplib.SMTPServerDisconnected as exc:
                 await self.close()
                 if attempt == 2:
                     raise _classify(exc) from exc
             except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                 error = _classify(exc)
-                if not isinstance(exc, aiosmtplib.SMTPResponseException):
+                # A refused recipient or a 4xx/5xx answer leaves the session usable (aiosmtplib
+                # resets it); anything else means the connection is gone.
+                if error.connection:
                     await self.close()
                 raise error from exc
 

@@ -31,10 +31,15 @@ class MailParts:
     created_at: datetime
 
 
+def one_line(text: str) -> str:
+    """Header text without control characters: no CR/LF injection, no NUL."""
+    return " ".join("".join(c if ord(c) >= 32 and c != "\x7f" else " " for c in text).split())
+
+
 def _address(email: str, name: str) -> Address:
     local, _, domain = email.partition("@")
     # Address() quotes display names: a comma in a name stays one recipient.
-    return Address(display_name=name.replace("\r", " ").replace("\n", " "), username=local, domain=domain)
+    return Address(display_name=one_line(name), username=local, domain=domain)
 
 
 def build_message(parts: MailParts) -> EmailMessage:
@@ -43,7 +48,7 @@ def build_message(parts: MailParts) -> EmailMessage:
     message["To"] = _address(parts.recipient, parts.recipient_name)
     if parts.reply_to:
         message["Reply-To"] = _address(parts.reply_to, parts.sender_name)
-    message["Subject"] = parts.subject.replace("\r", " ").replace("\n", " ")
+    message["Subject"] = one_line(parts.subject)
     message["Message-ID"] = parts.message_id
     message["Date"] = format_datetime(parts.created_at)
     message["Auto-Submitted"] = "auto-generated"

@@ -41,8 +41,8 @@ class WorkerConfig:
 
 def backoff(attempts: int, config: WorkerConfig) -> timedelta:
     """Exponential backoff with ±20 % jitter, so retries of many messages spread out."""
-    delay = min(config.retry_base * (2 ** max(0, attempts - 1)), config.retry_cap)
-    return delay * random.uniform(0.8, 1.2)
+    delay = config.retry_base * (2 ** min(max(0, attempts - 1), 32))
+    return min(delay * random.uniform(0.8, 1.2), config.retry_cap)
 
 
 def make_transport(settings: Settings) -> Transport:
@@ -153,14 +153,28 @@ async def drain_once(config: WorkerConfig | None = None, transport: Transport | 
         return 0
     transport = transport or make_transport(config.settings)
     try:
-        for row in rows:
+        for index, row in enumerate(rows):
             if row["attempts"] > config.max_attempts:
                 await _record_failure(row, DeliveryError("gave up: too many attempts", permanent=True), config)
                 continue
             try:
-                await transport.send(build_message(_parts(row, config.settings)), row["recipient"])
+                message = build_message(_parts(row, config.settings))
+            except Exception as exc:  # noqa: BLE001 - one broken row must not block the others
+                await _record_failure(row, DeliveryError(f"cannot build the message: {exc}", permanent=True), config)
+                continue
+            try:
+                await transport.send(message, row["recipient"])
             except DeliveryError as error:
                 await _record_failure(row, error, config)
+                if error.connection:
+                    # The server is unreachable or silent: the rest of the batch would only wait
+                    # out the same timeout, one by one. Defer them all now.
+                    for rest in rows[index + 1 :]:
+                        await _record_failure(rest, error, config)
+                    break
+            except Exception as exc:
+                log.exception("unexpected error sending outbox row %s", row["id"])
+                await _record_failure(row, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False), config)
             else:
                 await _record_sent(row["id"])
     finally:

@@ -265,9 +265,13 @@ class SmtpServer(Controller):
 
 
 class SilentServer:
-    """Accepts TCP connections on loopback and never sends a byte (no SMTP greeting)."""
+    """Accepts TCP connections on loopback and never sends a byte (no SMTP greeting).
 
-    def __init__(self) -> None:
+    With `greeting`, it sends that line instead and hangs up (a server that is busy: `421 …`).
+    """
+
+    def __init__(self, greeting: bytes | None = None) -> None:
+        self.greeting = greeting
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -291,8 +295,14 @@ class SilentServer:
                 continue
             except OSError:
                 return
-            self._held.append(conn)
             self.connections += 1
+            if self.greeting is None:
+                self._held.append(conn)
+                continue
+            try:
+                conn.sendall(self.greeting)
+            finally:
+                conn.close()
 
     def close(self) -> None:
         self._stop.set()
@@ -323,6 +333,14 @@ def smtp() -> Iterator[Callable[..., SmtpServer]]:
 @pytest.fixture
 def silent_smtp() -> Iterator[SilentServer]:
     server = SilentServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def busy_smtp() -> Iterator[SilentServer]:
+    """Greets every connection with `421 … busy` and closes it."""
+    server = SilentServer(greeting=b"421 4.3.2 Too busy, try again later\r\n")
     yield server
     server.close()
 

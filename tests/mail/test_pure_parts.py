@@ -1,9 +1,10 @@
-"""Pure parts of delivery: the retry backoff and SMTP_URL parsing."""
+"""Pure parts of delivery: the retry backoff, SMTP_URL parsing, and header hygiene of build_message."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +38,7 @@ def test_backoff_grows_exponentially():
     config = _config()
     means = [statistics.mean(_delays(attempts, config)) for attempts in range(1, 7)]
 
-    for earlier, later in zip(means, means[1:], strict=False):
+    for earlier, later in itertools.pairwise(means):
         assert 1.6 < later / earlier < 2.5
 
 
@@ -131,3 +132,46 @@ def test_a_bad_smtp_url_is_refused(url):
 
     with pytest.raises(ValueError, match="SMTP_URL"):
         parse_smtp_url(url)
+
+
+# Headers of build_message ----------------------------------------------------------------------
+
+
+def _parts(**overrides):  # type: ignore[no-untyped-def]
+    from events.mail.message import MailParts
+
+    values = {
+        "recipient": "jan@example.test",
+        "recipient_name": "Jan Peeters",
+        "sender_address": "trefpunt@example.test",
+        "sender_name": "De Punt via Trefpunt",
+        "reply_to": "info@depunt.example",
+        "subject": "Registration confirmed: Info session",
+        "text_body": "Hello",
+        "html_body": "<p>Hello</p>",
+        "ics": "",
+        "ics_method": "",
+        "message_id": "<1@example.test>",
+        "language": "en",
+        "created_at": datetime(2030, 1, 1, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return MailParts(**values)
+
+
+def test_control_characters_never_reach_the_headers_raw():
+    """RELIABILITY.md: NUL and friends are rejected or encoded safely. Organisation names reach
+    From/Reply-To unchecked, so the message builder is the last line of defence."""
+    from events.mail.message import build_message
+
+    leaks = []
+    for field, value in (("recipient_name", "Jan"), ("sender_name", "De Punt"), ("subject", "Info")):
+        for char in ("\x00", "\x1b", "\x7f", "\x0b"):
+            try:
+                message = build_message(_parts(**{field: f"{value}{char}Evil"}))
+                head = message.as_bytes().split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
+            except ValueError:
+                continue  # refused outright: fine too
+            if any((byte < 32 and byte not in (9, 10, 13)) or byte == 127 for byte in head):
+                leaks.append(f"{field} with {char!r}")
+    assert not leaks, f"raw control bytes reach the headers for: {', '.join(leaks)}"
