@@ -140,7 +140,10 @@ def live_server() -> Iterator[LiveServer]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BIN / "trefpunt"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 30
     while True:
