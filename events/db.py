@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from piccolo.engine.base import Engine
@@ -16,6 +19,23 @@ if TYPE_CHECKING:
 
 # How long a SQLite writer waits for the lock before the request gives up with 503.
 SQLITE_BUSY_TIMEOUT_S = 5.0
+# How long a writer waits for its turn among this process's writers (then 503).
+SQLITE_QUEUE_TIMEOUT_S = 30.0
+
+# SQLite has one writer at a time, and its busy handler polls with growing sleeps: under a
+# stampede, waiters starve and time out. Writers of one process queue here instead, first
+# come first served; the busy timeout then only arbitrates between processes.
+_sqlite_writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_holding_write_lock: ContextVar[bool] = ContextVar("holding_write_lock", default=False)
+
+
+def _writer_queue() -> asyncio.Lock:
+    """One queue per event loop (an asyncio.Lock belongs to the loop it first waits on)."""
+    loop = asyncio.get_running_loop()
+    queue = _sqlite_writers.get(loop)
+    if queue is None:
+        queue = _sqlite_writers[loop] = asyncio.Lock()
+    return queue
 
 
 def make_engine(settings: Settings) -> Engine[Any]:
@@ -62,8 +82,23 @@ async def write_transaction() -> AsyncIterator[None]:
     """
     db = engine()
     if isinstance(db, SQLiteEngine):
-        async with db.transaction(transaction_type=TransactionType.immediate):
+        if _holding_write_lock.get():  # nested use inside a write transaction
             yield
+            return
+        queue = _writer_queue()
+        try:
+            await asyncio.wait_for(queue.acquire(), timeout=SQLITE_QUEUE_TIMEOUT_S)
+        except TimeoutError:
+            from events.services.errors import DatabaseBusy
+
+            raise DatabaseBusy() from None
+        token = _holding_write_lock.set(True)
+        try:
+            async with db.transaction(transaction_type=TransactionType.immediate):
+                yield
+        finally:
+            _holding_write_lock.reset(token)
+            queue.release()
     else:
         async with db.transaction():
             yield
