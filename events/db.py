@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 
 if TYPE_CHECKING:
     from events.settings import Settings
@@ -38,13 +38,44 @@ def _writer_queue() -> asyncio.Lock:
     return queue
 
 
+class _ClosingSQLiteTransaction(SQLiteTransaction):
+    """Piccolo opens the connection, then runs BEGIN; when BEGIN fails ("database is locked")
+    its __aexit__ never runs and the connection — with aiosqlite's non-daemon thread — is never
+    closed, so the process cannot exit. Close it ourselves."""
+
+    async def begin(self) -> None:
+        try:
+            await super().begin()
+        except BaseException:
+            await self.connection.close()
+            raise
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        try:
+            return bool(await super().__aexit__(exception_type, exception, traceback))
+        except BaseException:
+            if self._parent is None:
+                await self.connection.close()
+                self.engine.current_transaction.reset(self.context)
+            raise
+
+
+class TrefpuntSQLiteEngine(SQLiteEngine):
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> SQLiteTransaction:
+        return _ClosingSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+
 def make_engine(settings: Settings) -> Engine[Any]:
     """Build the Piccolo engine DATABASE_URL asks for."""
     if settings.is_postgres:
-        return PostgresEngine(config={"dsn": settings.database_url})
+        # Bounded waits: a lock held elsewhere gives 503 after a few seconds, never a hang.
+        server_settings = {"lock_timeout": "5s", "statement_timeout": "30s"}
+        return PostgresEngine(config={"dsn": settings.database_url, "server_settings": server_settings})
     path = settings.sqlite_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return TrefpuntSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
 
 
 def engine() -> Engine[Any]:

@@ -74,7 +74,20 @@ def _classify(exc: BaseException) -> DeliveryError:
         return DeliveryError(f"{exc.code} {exc.message}"[:1000], permanent=500 <= exc.code < 600)
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
         return DeliveryError("timeout talking to the mail server", permanent=False, connection=True)
-    return DeliveryError(f"{type(exc).__name__}: {exc}"[:1000], permanent=False, connection=True)
+    if isinstance(exc, aiosmtplib.SMTPNotSupported):
+        # e.g. a non-ASCII mailbox and a server without SMTPUTF8: this message only.
+        return DeliveryError(f"not supported by the mail server: {exc}"[:1000], permanent=True)
+    connection = isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected | OSError)
+    return DeliveryError(f"{type(exc).__name__}: {exc}"[:1000], permanent=False, connection=connection)
+
+
+def ascii_domain(address: str) -> str:
+    """`jan@bücher.example` → `jan@xn--bcher-kva.example`: any server can route it."""
+    local, _, domain = address.rpartition("@")
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}" if not domain.isascii() else address
+    except UnicodeError:
+        return address
 
 
 class SmtpTransport:
@@ -101,6 +114,7 @@ class SmtpTransport:
         return client
 
     async def send(self, message: EmailMessage, recipient: str) -> None:
+        recipient = ascii_domain(recipient)
         for attempt in (1, 2):
             try:
                 if self._client is None or not self._client.is_connected:

@@ -37,7 +37,12 @@ def one_line(text: str) -> str:
 
 
 def _address(email: str, name: str) -> Address:
-    local, _, domain = email.partition("@")
+    local, _, domain = email.rpartition("@")
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
     # Address() quotes display names: a comma in a name stays one recipient.
     return Address(display_name=one_line(name), username=local, domain=domain)
 

@@ -9,7 +9,7 @@ import msgspec
 
 from events.db import write_transaction
 from events.services.access import Actor
-from events.services.errors import N_, InvalidInput, NotFound
+from events.services.errors import N_, Forbidden, InvalidInput, NotFound
 from events.settings import LANGUAGES
 from events.tables import Consent, ConsentPurpose
 
@@ -55,7 +55,7 @@ async def purposes_for(organisation_ids: list[int]) -> list[PurposeView]:
 async def define_purpose(actor: Actor, organisation_id: int, data: PurposeInput) -> PurposeView:
     """Create a purpose, or a new wording version of it: earlier consents keep their version."""
     if actor.kind != "cli" and not actor.can_edit_for(organisation_id):
-        raise NotFound()
+        raise Forbidden() if actor.role_in(organisation_id) else NotFound()
     if not any(text.strip() for text in data.text.values()):
         raise InvalidInput(N_("A consent purpose needs a text in at least one language."), field="text")
     texts = {f"text_{lang}": data.text.get(lang, "") for lang in LANGUAGES}  # type: ignore[call-overload]

@@ -103,7 +103,7 @@ def check_answers(questions: list[QuestionView], answers: dict[str, Any]) -> dic
                 raise InvalidInput(
                     N_("Please answer the question “%(label)s”."),
                     field=f"answers.{key}",
-                    label=next(iter(question.label.values()), key),
+                    label=question.label or {"nl": key},  # the handler picks the caller's language
                 )
             continue
         option_keys = {option["key"] for option in question.options}

@@ -46,7 +46,13 @@ def wants_json(request: Request[Any, Any, Any]) -> bool:
 
 
 def localise(message: str, **params: Any) -> str:
-    """A domain message in the current request's language."""
+    """A domain message in the current request's language; a parameter given in several
+    languages (a question's label) is shown in that language too."""
+    language = i18n.current_language.get()
+    params = {
+        key: i18n.pick_translation(value, language)[0] if isinstance(value, dict) else value
+        for key, value in params.items()
+    }
     text = i18n.gettext(message)
     try:
         return text % params if params else text

@@ -78,7 +78,7 @@ class RegistrationFormController(Controller):
     @post("/events/{event_id:int}/register", name="register")
     async def register(self, request: Request[Any, Any, Any], event_id: FromPath[int]) -> Template:
         form = await request.form()
-        values = {key: (form.getall(key) if len(form.getall(key)) > 1 else form.get(key)) for key in form}
+        values = {key: (form.getall(key, []) if len(form.getall(key, [])) > 1 else form.get(key)) for key in form}
         context = await form_context(event_id)
         field: str | None = None
         # Honeypot and minimum fill time: bots fill every field and post at once.
@@ -97,7 +97,7 @@ class RegistrationFormController(Controller):
                     phone=str(values.get("phone", ""))[:50],
                     company=str(values.get("company", ""))[:200],
                     answers=_form_answers(values, context["questions"]),
-                    consents=[int(v) for v in form.getall("consents") if str(v).isdigit()],
+                    consents=[int(v) for v in form.getall("consents", []) if str(v).isdigit()],
                 )
                 result = await registrations.register(event_id, data, source="form")
             except DomainError as exc:

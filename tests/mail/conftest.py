@@ -225,10 +225,10 @@ class ScriptedHandler:
     # Views -------------------------------------------------------------------------------
 
     def accepted_for(self, domain: str) -> list[Received]:
-        return [m for m in self.accepted if all(r.endswith(f"@{domain}") for r in m.rcpt_tos)]
+        return [m for m in self.accepted if all(r.endswith(domain) for r in m.rcpt_tos)]
 
     def seen_for(self, domain: str) -> list[Received]:
-        return [m for m in self.seen if all(r.endswith(f"@{domain}") for r in m.rcpt_tos)]
+        return [m for m in self.seen if all(r.endswith(domain) for r in m.rcpt_tos)]
 
 
 class _CountingSMTP(SMTP):
@@ -243,8 +243,8 @@ class _CountingSMTP(SMTP):
 class SmtpServer(Controller):
     """aiosmtpd in its own thread on 127.0.0.1:`port`, counting TCP connections."""
 
-    def __init__(self, handler: ScriptedHandler, port: int) -> None:
-        super().__init__(handler, hostname="127.0.0.1", port=port, ready_timeout=5.0)
+    def __init__(self, handler: ScriptedHandler, port: int, **smtp_options: Any) -> None:
+        super().__init__(handler, hostname="127.0.0.1", port=port, ready_timeout=5.0, **smtp_options)
         self.connections = 0
 
     def factory(self) -> SMTP:
@@ -314,13 +314,14 @@ class SilentServer:
 
 @pytest.fixture
 def smtp() -> Iterator[Callable[..., SmtpServer]]:
-    """`smtp(handler=None, port=None)` starts a recording SMTP server; all stop after the test."""
+    """`smtp(handler=None, port=None, **aiosmtpd_options)` starts a recording SMTP server (e.g.
+    `enable_SMTPUTF8=False` for one without SMTPUTF8); all stop after the test."""
     from tests.conftest import free_port
 
     servers: list[SmtpServer] = []
 
-    def start(handler: ScriptedHandler | None = None, port: int | None = None) -> SmtpServer:
-        server = SmtpServer(handler or ScriptedHandler(), port or free_port())
+    def start(handler: ScriptedHandler | None = None, port: int | None = None, **options: Any) -> SmtpServer:
+        server = SmtpServer(handler or ScriptedHandler(), port or free_port(), **options)
         server.start()
         servers.append(server)
         return server
@@ -404,10 +405,10 @@ async def queue_many(domain: str, count: int, **overrides: Any) -> None:
 
 
 async def outbox_rows(domain: str) -> list[dict[str, Any]]:
-    """This test's outbox rows (recipients at `domain`), oldest first."""
+    """This test's outbox rows (recipients at `domain` or a subdomain), oldest first."""
     from events.tables import OutboxMessage
 
-    return await OutboxMessage.select().where(OutboxMessage.recipient.like(f"%@{domain}")).order_by(OutboxMessage.id)
+    return await OutboxMessage.select().where(OutboxMessage.recipient.like(f"%{domain}")).order_by(OutboxMessage.id)
 
 
 async def drain_until_idle(config: Any, transport_factory: Callable[[], Any] | None = None, limit: int = 50) -> int:

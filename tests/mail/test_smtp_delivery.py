@@ -432,15 +432,49 @@ async def test_a_mail_that_cannot_be_built_or_addressed_fails_alone(smtp, overri
     assert len(server.handler.accepted_for(domain)) == statuses.count("sent")
 
 
-async def test_a_bad_mail_never_makes_the_good_ones_behind_it_fail_unsent(smtp):
-    """The real worker loop, with a short lease and few attempts to fast-forward the retries."""
-    from events.mail.worker import run_worker
+@pytest.mark.parametrize("smtputf8", [True, False], ids=["server-with-smtputf8", "server-without-smtputf8"])
+async def test_an_internationalised_address_never_holds_up_the_rest_of_the_batch(smtp, smtputf8):
+    """normalise_email accepts IDN domains (jan@bücher.example). Their domain goes out in its
+    IDNA form (xn--…), which every relay can route, with or without SMTPUTF8; nothing is
+    held up and the connection is kept."""
+    from events.mail.worker import drain_once
 
-    server = smtp()
+    server = smtp(enable_SMTPUTF8=smtputf8)
     domain = unique_domain()
     await queue(
         outgoing(domain, 0),
-        outgoing(domain, 1, subject="Line\u2028separator in a subject"),
+        outgoing(domain, 1, recipient=f"jan@bücher.{domain}"),
+        outgoing(domain, 2),
+        outgoing(domain, 3),
+    )
+
+    assert await drain_once(worker_config(server.url)) == 4
+
+    rows = await outbox_rows(domain)
+    summary = [(row["recipient"], row["status"], row["last_error"][:80]) for row in rows]
+    assert [row["status"] for row in rows] == ["sent"] * 4, summary
+    idna = "bücher".encode("idna").decode()
+    assert [m.rcpt_tos for m in server.handler.accepted_for(domain)][1] == (f"jan@{idna}.{domain}",)
+    assert server.connections == 1, "the connection was fine: no reason to drop it"
+
+
+@pytest.mark.parametrize(
+    ("bad", "smtputf8"),
+    [
+        ({"subject": "Line\u2028separator in a subject"}, True),
+        ({"recipient": "jan@bücher.{domain}"}, False),
+    ],
+    ids=["odd-subject", "idn-recipient-without-smtputf8"],
+)
+async def test_a_bad_mail_never_makes_the_good_ones_behind_it_fail_unsent(smtp, bad, smtputf8):
+    """The real worker loop, with a short lease and few attempts to fast-forward the retries."""
+    from events.mail.worker import run_worker
+
+    server = smtp(enable_SMTPUTF8=smtputf8)
+    domain = unique_domain()
+    await queue(
+        outgoing(domain, 0),
+        outgoing(domain, 1, **{key: value.format(domain=domain) for key, value in bad.items()}),
         outgoing(domain, 2),
     )
     config = worker_config(server.url, lease=timedelta(milliseconds=200), max_attempts=3, poll_interval=0.05)

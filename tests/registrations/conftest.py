@@ -13,15 +13,29 @@ connection; 200 concurrent registrations would need more connections than the se
 (100). Tests that call the services concurrently start an asyncpg pool on this test loop, like
 production does, and close it before any in-process HTTP client (whose lifespan runs on another
 loop) is used.
+
+`client`: the in-process client, from a client address of its own per test (TEST-NET-2), so
+the per-client registration rate limit counts each test separately, as it would count people.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
+from tests.conftest import TEST_HOST
+from tests.integration.helpers import from_address, unique_address
 from tests.mail.conftest import mail_database, smtp  # noqa: F401  (fixtures, reused)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=from_address(app, unique_address()), base_url=f"http://{TEST_HOST}") as test_client:
+        yield test_client
 
 
 @pytest.fixture

@@ -49,10 +49,10 @@ async def test_last_seat_goes_to_exactly_one_of_200_concurrent_registrants_and_1
         *(registrations.register(event_id, person(f"p{i}@{mail}")) for i in range(200)), return_exceptions=True
     )
 
-    assert _outcomes(results) == Counter({"confirmed": 5, "waitlisted": 195}), [
-        r for r in results if isinstance(r, BaseException)
-    ][:3]
-    await assert_seats_consistent(event_id, 5)
+    await assert_seats_consistent(event_id, 5)  # never overbooked, whatever else happens
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert not failures, f"{len(failures)} of 200 registrations failed, e.g. {failures[0]!r}"
+    assert _outcomes(results) == Counter({"confirmed": 5, "waitlisted": 195})
     positions = sorted(r.waitlist_position for r in results if r.status == "waitlisted")
     assert positions == list(range(1, 196)), "waitlist places are 1…195, each given once"
     # The places given at registration are the order of the queue the database keeps.
