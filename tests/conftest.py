@@ -8,6 +8,7 @@ the real `trefpunt migrate` command.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shutil
@@ -129,14 +130,20 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    """A real `trefpunt serve` on loopback, with production settings (pool, inline worker)."""
+@contextlib.contextmanager
+def serving(name: str = "serve", **env_overrides: str | None) -> Iterator[LiveServer]:
+    """A real `trefpunt serve` on loopback with production settings (pool, inline worker),
+    stopped when the block ends. An override of None removes that variable."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = VAR_DIR / f"serve-{port}.log"
+    log = VAR_DIR / f"{name}-{port}.log"
     env = {**os.environ, "BASE_URL": url, "TREFPUNT_DB_POOL": "on", "TREFPUNT_WORKER": "inline"}
     env.pop("TREFPUNT_ALLOWED_HOSTS", None)
+    for key, value in env_overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value.replace("{url}", url)
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BIN / "trefpunt"), "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -145,25 +152,32 @@ def live_server() -> Iterator[LiveServer]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text()}")
-        time.sleep(0.1)
     try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text()}")
+            time.sleep(0.1)
         yield LiveServer(url, process, log)
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[LiveServer]:
+    """A real `trefpunt serve` shared by the tests that use the contract over HTTP."""
+    with serving("live") as server:
+        yield server
 
 
 def run_cli(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:

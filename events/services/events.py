@@ -538,6 +538,17 @@ async def owner_and_hosts(event_id: int) -> tuple[int, list[int]]:
     return row["organisation"], await _host_ids(event_id)
 
 
+async def hosted_by(organisation_slug: str) -> WhereRaw:
+    """Events the organisation owns or co-hosts (no event for an unknown slug)."""
+    org = await Organisation.select(Organisation.id).where(Organisation.slug == organisation_slug).first()
+    org_id = org["id"] if org else -1
+    return WhereRaw(
+        "(event.organisation = {} OR event.id IN (SELECT event FROM event_host WHERE organisation = {}))",
+        org_id,
+        org_id,
+    )
+
+
 def _local_midnight(day: date, timezone: str = DEFAULT_TIMEZONE) -> datetime:
     return datetime.combine(day, time(0), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
@@ -570,15 +581,7 @@ async def list_events(
     if filters.language in LANGUAGES:
         query = query.where(getattr(Event, f"title_{filters.language}") != "")
     if filters.organisation:
-        org = await Organisation.select(Organisation.id).where(Organisation.slug == filters.organisation).first()
-        org_id = org["id"] if org else -1
-        query = query.where(
-            WhereRaw(
-                "(event.organisation = {} OR event.id IN (SELECT event FROM event_host WHERE organisation = {}))",
-                org_id,
-                org_id,
-            )
-        )
+        query = query.where(await hosted_by(filters.organisation))
     if organisation_ids is not None:
         ids = organisation_ids or [-1]
         placeholders = ", ".join("{}" for _ in ids)

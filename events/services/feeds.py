@@ -14,12 +14,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from piccolo.query import WhereRaw
-
 from events.calendar.ics import CalendarItem, build_feed
 from events.i18n import pick_translation, translate
 from events.services.errors import N_, NotFound
-from events.services.events import event_select
+from events.services.events import event_select, hosted_by
 from events.services.versions import current_data_version
 from events.settings import LANGUAGES, get_settings
 from events.tables import Event, Organisation, Series
@@ -119,15 +117,7 @@ async def feed_rows(feed: FeedQuery) -> list[dict[str, Any]]:
         query = query.where(Event.series == int(feed.key))
     organisation = feed.key if feed.scope == "organisation" else feed.organisation
     if organisation:
-        org = await Organisation.select(Organisation.id).where(Organisation.slug == organisation).first()
-        org_id = org["id"] if org else -1
-        query = query.where(
-            WhereRaw(
-                "(event.organisation = {} OR event.id IN (SELECT event FROM event_host WHERE organisation = {}))",
-                org_id,
-                org_id,
-            )
-        )
+        query = query.where(await hosted_by(organisation))
     if feed.kind:
         query = query.where(Event.kind == feed.kind)
     if feed.language in LANGUAGES:

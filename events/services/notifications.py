@@ -14,7 +14,7 @@ from typing import Any, Literal
 from events.calendar.ics import Attendee, CalendarItem, build_invite
 from events.i18n import pick_translation
 from events.mail.outbox import OutgoingMail, enqueue
-from events.mail.render import render_mail
+from events.mail.render import RenderedMail, render_mail
 from events.services import tokens
 from events.settings import LANGUAGES, get_settings
 from events.tables import Event, Registration
@@ -118,7 +118,7 @@ async def queue_registration_mail(
     dedupe_suffix: str = "",
 ) -> None:
     """One mail with its invite or cancellation to one participant, deduplicated per SEQUENCE."""
-    language = registration["language"] if registration["language"] in LANGUAGES else "nl"
+    language = rendered_language(registration)
     sequence = next_sequence(facts.row["sequence"], registration["ical_sequence"], registration["ical_method"], method)
     item = facts.calendar_item(language, sequence, cancelled=method == "CANCEL" or None)
     ics = build_invite(
@@ -128,26 +128,73 @@ async def queue_registration_mail(
         kind, language, recipient_name=registration["name"], manage_url=manage_url, **facts.mail_context(language)
     )
     await enqueue(
-        OutgoingMail(
+        _mail_to(
+            facts,
+            registration,
+            kind,
+            rendered,
             dedupe_key=f"registration:{registration['id']}:{kind}:{method}:{sequence}{dedupe_suffix}",
-            kind=kind,
-            recipient=registration["email"],
-            recipient_name=registration["name"],
-            language=language,
-            subject=rendered.subject,
-            text_body=rendered.text,
-            html_body=rendered.html,
-            sender_name=f"{facts.organisation_name(language)} via Trefpunt",
-            reply_to=facts.organisation["email"],
             ics=ics.decode("utf-8"),
-            ics_method=method,
-            event_id=facts.row["id"],
-            registration_id=registration["id"],
-            organisation_id=facts.row["organisation"],
+            method=method,
         )
     )
     await Registration.update({Registration.ical_sequence: sequence, Registration.ical_method: method}).where(
         Registration.id == registration["id"]
+    )
+
+
+def _mail_to(
+    facts: EventFacts,
+    registration: dict[str, Any],
+    kind: str,
+    rendered: RenderedMail,
+    *,
+    dedupe_key: str,
+    ics: str = "",
+    method: str = "",
+) -> OutgoingMail:
+    """The outbox row for one participant: from the owning organisation, in their language."""
+    language = rendered_language(registration)
+    return OutgoingMail(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        recipient=registration["email"],
+        recipient_name=registration["name"],
+        language=language,
+        subject=rendered.subject,
+        text_body=rendered.text,
+        html_body=rendered.html,
+        sender_name=f"{facts.organisation_name(language)} via Trefpunt",
+        reply_to=facts.organisation["email"],
+        ics=ics,
+        ics_method=method,
+        event_id=facts.row["id"],
+        registration_id=registration["id"],
+        organisation_id=facts.row["organisation"],
+    )
+
+
+def rendered_language(registration: dict[str, Any]) -> str:
+    return registration["language"] if registration["language"] in LANGUAGES else "nl"
+
+
+async def queue_plain_mail(
+    facts: EventFacts, registration: dict[str, Any], kind: str, dedupe_suffix: str = "", **extra: Any
+) -> None:
+    """A mail without an invite (waitlisted, pending approval, rejected, confirm your email …)."""
+    language = rendered_language(registration)
+    rendered = render_mail(
+        kind,
+        language,
+        recipient_name=registration["name"],
+        manage_url=tokens.manage_url(registration),
+        **facts.mail_context(language),
+        **extra,
+    )
+    await enqueue(
+        _mail_to(
+            facts, registration, kind, rendered, dedupe_key=f"registration:{registration['id']}:{kind}{dedupe_suffix}"
+        )
     )
 
 

@@ -18,8 +18,6 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from events.db import engine, is_unique_violation, write_transaction
-from events.mail.outbox import OutgoingMail, enqueue
-from events.mail.render import render_mail
 from events.services import audit, consents, notifications, tokens
 from events.services.access import Actor, require_event_edit
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
@@ -58,10 +56,6 @@ def _now() -> datetime:
 
 def manage_token(row: dict[str, Any]) -> str:
     return tokens.derive("manage", row["token_nonce"])
-
-
-manage_url = tokens.manage_url
-feed_url = tokens.feed_url
 
 
 def _clean_text(value: str, field: str, message: str) -> str:
@@ -114,38 +108,6 @@ async def waitlist_position(registration: dict[str, Any]) -> int | None:
 # Mails ----------------------------------------------------------------------------------------
 
 
-async def queue_plain_mail(
-    facts: notifications.EventFacts, registration: dict[str, Any], kind: str, dedupe_suffix: str = "", **extra: Any
-) -> None:
-    """A mail without an invite (waitlisted, pending approval, rejected, confirm your email …)."""
-    language = registration["language"]
-    rendered = render_mail(
-        kind,
-        language,
-        recipient_name=registration["name"],
-        manage_url=manage_url(registration),
-        **facts.mail_context(language),
-        **extra,
-    )
-    await enqueue(
-        OutgoingMail(
-            dedupe_key=f"registration:{registration['id']}:{kind}{dedupe_suffix}",
-            kind=kind,
-            recipient=registration["email"],
-            recipient_name=registration["name"],
-            language=language,
-            subject=rendered.subject,
-            text_body=rendered.text,
-            html_body=rendered.html,
-            sender_name=f"{facts.organisation_name(language)} via Trefpunt",
-            reply_to=facts.organisation["email"],
-            event_id=facts.row["id"],
-            registration_id=registration["id"],
-            organisation_id=facts.row["organisation"],
-        )
-    )
-
-
 async def _reload(registration_id: int) -> dict[str, Any]:
     row = await Registration.select().where(Registration.id == registration_id).first()
     assert row is not None
@@ -157,7 +119,7 @@ async def _confirm_with_invite(facts: notifications.EventFacts, registration: di
         Registration.id == registration["id"]
     )
     row = await _reload(registration["id"])
-    await notifications.queue_registration_mail(facts, row, kind, "REQUEST", manage_url=manage_url(row))
+    await notifications.queue_registration_mail(facts, row, kind, "REQUEST", manage_url=tokens.manage_url(row))
 
 
 async def _seat_or_waitlist(facts: notifications.EventFacts, registration: dict[str, Any], kind: str) -> str:
@@ -171,7 +133,7 @@ async def _seat_or_waitlist(facts: notifications.EventFacts, registration: dict[
         Registration.id == registration["id"]
     )
     row = await _reload(registration["id"])
-    await queue_plain_mail(facts, row, "waitlisted", position=await waitlist_position(row))
+    await notifications.queue_plain_mail(facts, row, "waitlisted", position=await waitlist_position(row))
     return "waitlisted"
 
 
@@ -234,7 +196,7 @@ async def _already_registered(event_id: int, email_key: str) -> RegistrationResu
         if existing is not None:
             facts = await notifications.load_event_facts(event_id)
             hour = _now().strftime("%Y%m%d%H")
-            await queue_plain_mail(facts, existing, "your_link", dedupe_suffix=f":{hour}")
+            await notifications.queue_plain_mail(facts, existing, "your_link", dedupe_suffix=f":{hour}")
     return RegistrationResult(id=None, status="already_registered")
 
 
@@ -295,11 +257,11 @@ async def register(
             facts = await notifications.load_event_facts(event_id)
             if event["double_opt_in"]:
                 status = "pending_email"
-                await queue_plain_mail(facts, registration, "confirm_email")
+                await notifications.queue_plain_mail(facts, registration, "confirm_email")
             elif event["requires_approval"]:
                 status = "pending_approval"
                 await Registration.update({Registration.status: status}).where(Registration.id == registration["id"])
-                await queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
+                await notifications.queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
             else:
                 status = await _seat_or_waitlist(facts, registration, "invitation")
             registration = await _reload(registration["id"])
@@ -311,7 +273,7 @@ async def register(
             return await _already_registered(event_id, email)
         raise
     return RegistrationResult(
-        id=registration["id"], status=status, manage_url=manage_url(registration), waitlist_position=position
+        id=registration["id"], status=status, manage_url=tokens.manage_url(registration), waitlist_position=position
     )
 
 
@@ -345,7 +307,7 @@ async def confirm_email(token: str) -> str:
             await Registration.update({Registration.status: "pending_approval"}).where(
                 Registration.id == registration["id"]
             )
-            await queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
+            await notifications.queue_plain_mail(facts, await _reload(registration["id"]), "pending_approval")
             return "pending_approval"
         return await _seat_or_waitlist(facts, registration, "invitation")
 
@@ -369,7 +331,7 @@ async def _cancel(registration: dict[str, Any], *, kind: str, actor: Actor | Non
         if facts.row["status"] == "published":
             await promote_waitlist(registration["event"])
     elif was in ("waitlisted", "pending_approval", "pending_email"):
-        await queue_plain_mail(facts, registration, f"{kind}_plain")
+        await notifications.queue_plain_mail(facts, registration, f"{kind}_plain")
     if actor is not None:
         await audit.record(
             actor,
@@ -442,7 +404,7 @@ async def reject(actor: Actor, registration_id: int) -> None:
             await notifications.queue_registration_mail(facts, registration, "rejected", "CANCEL")
             await promote_waitlist(event["id"])
         else:
-            await queue_plain_mail(facts, registration, "rejected")
+            await notifications.queue_plain_mail(facts, registration, "rejected")
         await audit.record(
             actor,
             "registration.rejected",
@@ -516,8 +478,8 @@ async def private_view(token: str) -> PrivateView:
     return PrivateView(
         registration=registration,
         waitlist_position=await waitlist_position(registration),
-        feed_url=feed_url(registration),
-        manage_url=manage_url(registration),
+        feed_url=tokens.feed_url(registration),
+        manage_url=tokens.manage_url(registration),
         purposes=purposes,
         consented=await consents.current_for_registration(registration["id"]),
     )
@@ -543,7 +505,7 @@ async def rotate_feed(token: str) -> str:
                 Registration.feed_token_hash: tokens.token_hash(tokens.derive("feed", nonce)),
             }
         ).where(Registration.id == registration["id"])
-    return feed_url({**registration, "feed_token_nonce": nonce})
+    return tokens.feed_url({**registration, "feed_token_nonce": nonce})
 
 
 async def set_consent(token: str, purpose_id: int, give: bool) -> None:
@@ -651,7 +613,7 @@ async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> 
         )
         rows = await audit_broadcast(actor, event["organisation"], event_id, len(recipients))
         for registration in recipients:
-            await queue_plain_mail(
+            await notifications.queue_plain_mail(
                 facts,
                 registration,
                 "broadcast",

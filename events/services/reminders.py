@@ -14,7 +14,8 @@ from typing import Any
 from events.db import is_unique_violation, write_transaction
 from events.i18n import pick_translation
 from events.services import notifications
-from events.services.registrations import manage_url, queue_plain_mail
+from events.services.notifications import queue_plain_mail
+from events.services.tokens import manage_url
 from events.settings import LANGUAGES, get_settings
 from events.tables import Event, EventHost, Registration, ReminderSent
 

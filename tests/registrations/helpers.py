@@ -9,18 +9,12 @@ domain, so tests never depend on each other's data.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import secrets
-import subprocess
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
-
-from tests.conftest import BIN, ROOT, VAR_DIR, LiveServer, free_port
+from tests.conftest import LiveServer, serving
 from tests.integration.helpers import make_event, make_organisation
 
 
@@ -128,39 +122,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-@contextlib.contextmanager
-def serve(**env_overrides: str) -> Iterator[LiveServer]:
+def serve(**env_overrides: str) -> contextlib.AbstractContextManager[LiveServer]:
     """A real `trefpunt serve` on loopback (as the `live_server` fixture starts it) on this
     package's database; stopped (and its log flushed) when the block ends."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = VAR_DIR / f"registrations-serve-{port}.log"
-    env = {**os.environ, "BASE_URL": url, "TREFPUNT_DB_POOL": "on", "TREFPUNT_WORKER": "inline", **env_overrides}
-    env.pop("TREFPUNT_ALLOWED_HOSTS", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "trefpunt"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
-        yield LiveServer(url, process, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    return serving("registrations-serve", **env_overrides)

@@ -34,7 +34,7 @@ URLSAFE_43 = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 async def feed_path(registration_id: int) -> str:
     """The path of a registration's current personal feed."""
-    from events.services.registrations import feed_url
+    from events.services.tokens import feed_url
 
     return "/me/" + token_in(feed_url(await registration(registration_id))) + "/calendar.ics"
 
