@@ -119,11 +119,12 @@ def demo(if_empty: bool) -> None:
 @click.option("--name", required=True)
 @click.option("--email", required=True, help="Address that sends invites (ORGANIZER).")
 @click.option("--timezone", default="Europe/Brussels", show_default=True)
-def create_organisation(slug: str, name: str, email: str, timezone: str) -> None:
+@click.option("--address", default="", help="Postal address, shown in the footer of its mails.")
+def create_organisation(slug: str, name: str, email: str, timezone: str, address: str) -> None:
     """Create a partner organisation."""
     from events.services.organisers import create_organisation as create
 
-    _run(create(slug, name, email, timezone=timezone))
+    _run(create(slug, name, email, timezone=timezone, address=address))
     click.echo(f"Organisation {slug} created.")
 
 

@@ -31,6 +31,7 @@ class Organisation(Table):
     email = Varchar(length=254)
     timezone = Varchar(length=64, default="Europe/Brussels")
     website = Varchar(length=300, default="")
+    address = Varchar(length=300, default="")  # postal address, in the footer of its mails
     colour = Varchar(length=7, default="#1d5c7a")
     created_at = Timestamptz(default=TimestamptzNow())
 

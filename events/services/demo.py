@@ -79,6 +79,7 @@ async def _organisations() -> dict[str, int]:
             },
             colour="#1d5c7a",
             website="https://depunt.example",
+            address="Puntstraat 10, 9000 Gent",
         ),
         "hefboom": await create_organisation(
             "hefboom",
@@ -91,6 +92,7 @@ async def _organisations() -> dict[str, int]:
             },
             colour="#c2570c",
             website="https://hefboom.example",
+            address="Krediethof 3, 1000 Brussel",
         ),
         "brusoc": await create_organisation(
             "brusoc",
@@ -103,6 +105,7 @@ async def _organisations() -> dict[str, int]:
             },
             colour="#2f7d32",
             website="https://brusoc.example",
+            address="Quai des Starters 24, 1000 Bruxelles",
         ),
     }
 

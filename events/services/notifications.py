@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from events.calendar import links
 from events.calendar.ics import Attendee, CalendarItem, build_invite
 from events.i18n import pick_translation
 from events.mail.outbox import OutgoingMail, enqueue
@@ -80,7 +81,14 @@ class EventFacts:
             "event_url": self.url,
             "organisation_name": self.organisation_name(language),
             "organisation_email": self.organisation["email"],
+            "organisation_address": self.organisation["address"],
             "colour": self.organisation["colour"],
+            "google_url": links.google_add(
+                self.title(language), self.row["starts_at"], self.row["ends_at"], self.url, self.place
+            ),
+            "outlook_url": links.outlook_add(
+                self.title(language), self.row["starts_at"], self.row["ends_at"], self.url, self.place
+            ),
         }
 
 
@@ -94,7 +102,7 @@ async def load_event_facts(event_id: int) -> EventFacts:
             Event.room.name.as_alias("room_name"),
             *(
                 getattr(Event.organisation, column).as_alias(f"org_{column}")
-                for column in ("slug", "email", "colour", "name_nl", "name_fr", "name_en")
+                for column in ("slug", "email", "colour", "address", "name_nl", "name_fr", "name_en")
             ),
         )
         .where(Event.id == event_id)

@@ -63,6 +63,7 @@ async def create_organisation(
     names: dict[str, str] | None = None,
     colour: str = "#1d5c7a",
     website: str = "",
+    address: str = "",
 ) -> int:
     """Register a partner organisation; `email` becomes the ORGANIZER of its invites."""
     if not SLUG_RE.match(slug):
@@ -73,7 +74,14 @@ async def create_organisation(
     try:
         async with write_transaction():
             values: dict[str, Any] = {f"name_{lang}": text for lang, text in names.items()}
-            values.update(slug=slug, email=normalise_email(email), timezone=timezone, colour=colour, website=website)
+            values.update(
+                slug=slug,
+                email=normalise_email(email),
+                timezone=timezone,
+                colour=colour,
+                website=website,
+                address=" ".join(address.split()),
+            )
             rows = await Organisation.insert(Organisation(**values))
             organisation_id: int = rows[0]["id"]
             await audit.record(

@@ -1,0 +1,44 @@
+"""What every participant mail repeats (CALENDAR.md: Outlook shows the body, not DESCRIPTION)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from events.mail.render import render_mail
+
+CONTEXT = {
+    "title": "Infosessie microkrediet",
+    "starts_at": datetime(2027, 7, 1, 16, 30, tzinfo=UTC),
+    "ends_at": datetime(2027, 7, 1, 18, 0, tzinfo=UTC),
+    "timezone": "Europe/Brussels",
+    "place": "Bedrijvencentrum De Punt, Zaal Schelde, Puntstraat 10, 9000 Gent",
+    "online_url": "https://meet.example/impuls",
+    "event_url": "https://trefpunt.example/events/7",
+    "organisation_name": "Bedrijvencentrum De Punt",
+    "organisation_email": "info@depunt.example",
+    "organisation_address": "Puntstraat 10, 9000 Gent",
+    "colour": "#1d5c7a",
+    "google_url": "https://calendar.google.com/calendar/render?action=TEMPLATE",
+    "outlook_url": "https://outlook.live.com/calendar/0/deeplink/compose?rru=addevent",
+    "recipient_name": "Sofie",
+    "manage_url": "https://trefpunt.example/r/token",
+}
+
+
+@pytest.mark.parametrize(
+    ("language", "when"), [("nl", "1 juli 2027"), ("fr", "1 juillet 2027"), ("en", "July 1, 2027")]
+)
+def test_an_invitation_repeats_date_time_zone_place_link_and_the_organisation(language: str, when: str) -> None:
+    mail = render_mail("invitation", language, **CONTEXT)
+    for body in (mail.text, mail.html):
+        assert when in body
+        assert start in body and end in body and "CEST" in body  # local time, with its zone
+        assert "Zaal Schelde" in body
+        assert "https://meet.example/impuls" in body
+        assert "https://trefpunt.example/events/7" in body
+        assert "Puntstraat 10, 9000 Gent" in body and "info@depunt.example" in body
+        assert "https://trefpunt.example/r/token" in body
+    assert "https://calendar.google.com/calendar/render" in mail.html
+    assert "https://outlook.live.com/calendar/" in mail.html
