@@ -28,9 +28,16 @@ CONTEXT = {
 
 
 @pytest.mark.parametrize(
-    ("language", "when"), [("nl", "1 juli 2027"), ("fr", "1 juillet 2027"), ("en", "July 1, 2027")]
+    ("language", "when", "start", "end"),
+    [
+        ("nl", "1 juli 2027", "18:30", "20:00"),
+        ("fr", "1 juillet 2027", "18:30", "20:00"),
+        ("en", "July 1, 2027", "6:30", "8:00"),
+    ],
 )
-def test_an_invitation_repeats_date_time_zone_place_link_and_the_organisation(language: str, when: str) -> None:
+def test_an_invitation_repeats_date_time_zone_place_link_and_the_organisation(
+    language: str, when: str, start: str, end: str
+) -> None:
     mail = render_mail("invitation", language, **CONTEXT)
     for body in (mail.text, mail.html):
         assert when in body
