@@ -29,6 +29,7 @@ from events.mail.worker import run_worker
 from events.settings import Settings, get_settings
 from events.web.admin import AdminController, LoginController
 from events.web.api import EventApiController
+from events.web.api_consultations import ConsultationApiController, advisor_feed
 from events.web.api_registrations import RegistrationApiController
 from events.web.auth import SESSION_COOKIE, SessionConfig
 from events.web.devmail import DevMailController
@@ -36,7 +37,12 @@ from events.web.errors import EXCEPTION_HANDLERS
 from events.web.feeds import FEED_HANDLERS
 from events.web.health import health
 from events.web.middleware import language_middleware
-from events.web.participant import PrivatePageController, RegistrationFormController, personal_feed
+from events.web.participant import (
+    BookingFormController,
+    PrivatePageController,
+    RegistrationFormController,
+    personal_feed,
+)
 from events.web.public import PublicController
 from events.web.security import security_headers_middleware
 from events.web.templating import make_environment
@@ -143,7 +149,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             EventApiController,
             RegistrationApiController,
+            ConsultationApiController,
+            advisor_feed,
             RegistrationFormController,
+            BookingFormController,
             PrivatePageController,
             personal_feed,
             health,

@@ -112,6 +112,8 @@ class Event(Table):
     double_opt_in = Boolean(default=False)
     registration_opens_at = Timestamptz(null=True, default=None)
     registration_closes_at = Timestamptz(null=True, default=None)
+    # An info session can offer follow-up 1:1 slots on a consultation day.
+    follow_up_event = Integer(null=True, default=None)
     reminder_hours = Varchar(length=100, default="48,2")  # comma-separated offsets
     status = Varchar(length=10, default="draft", index=True)  # draft | published | cancelled
     uid = Varchar(length=200, unique=True)
@@ -175,6 +177,9 @@ class Registration(Table):
     feed_token_hash = Varchar(length=64, null=True, default=None)  # unique index in a raw migration
     feed_token_nonce = Varchar(length=32, default="")
     consents = Text(default="[]")
+    # A consultation-day booking holds exactly one slot and has its own calendar UID.
+    slot = Integer(null=True, default=None, index=True)
+    booking_uid = Varchar(length=200, null=True, default=None)
     # The SEQUENCE and METHOD of the last invite this person was sent, so a later REQUEST or
     # CANCEL always carries a higher SEQUENCE than what their calendar holds.
     ical_sequence = Integer(default=-1)
@@ -275,3 +280,50 @@ class ReminderSent(Table):
     registration = ForeignKey(references=Registration, on_delete=OnDelete.cascade)
     hours = Integer()
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Consultation(Table):
+    """The settings of a consultation day (an Event of kind consultation_day)."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, unique=True)
+    slot_minutes = Integer(default=30)
+    buffer_minutes = Integer(default=0)
+    min_notice_hours = Integer(default=12)
+    booking_opens_days = Integer(default=60)
+    max_bookings_per_person = Integer(default=1)
+
+
+class Advisor(Table):
+    """An advisor who holds appointments on one consultation day."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.set_null, null=True)
+    position = Integer(default=0)
+    name = Varchar(length=200)
+    email = Varchar(length=254)
+    languages = Varchar(length=20, default="nl")  # comma-separated
+    topics = Text(default="")  # comma-separated keys
+    room = Varchar(length=200, default="")
+    online_url = Varchar(length=500, default="")
+    feed_token_nonce = Varchar(length=32, default="")
+    feed_token_hash = Varchar(length=64, null=True, default=None)  # unique index in a raw migration
+
+
+class AvailabilityWindow(Table):
+    id: Serial
+    advisor = ForeignKey(references=Advisor, on_delete=OnDelete.cascade, index=True)
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+
+
+class Slot(Table):
+    """One bookable appointment; a booking is a Registration whose `slot` is this id."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    advisor = ForeignKey(references=Advisor, on_delete=OnDelete.cascade, index=True)
+    starts_at = Timestamptz(index=True)
+    ends_at = Timestamptz()
+    status = Varchar(length=10, default="free")  # free | booked | blocked

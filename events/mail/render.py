@@ -34,6 +34,12 @@ SUBJECTS = {
     "reminder": N_("Reminder: %(title)s"),
     "follow_up": N_("Thank you for coming: %(title)s"),
     "broadcast": "%(title)s",  # the organiser writes the subject
+    "booking_confirmed": N_("Appointment booked: %(title)s"),
+    "booking_moved": N_("Appointment moved: %(title)s"),
+    "booking_cancelled": N_("Appointment cancelled: %(title)s"),
+    "advisor_booking_confirmed": N_("New appointment: %(title)s"),
+    "advisor_booking_moved": N_("Appointment moved: %(title)s"),
+    "advisor_booking_cancelled": N_("Appointment cancelled: %(title)s"),
 }
 
 

@@ -17,10 +17,13 @@ def N_(message: str) -> str:
 class DomainError(Exception):
     status_code = 422
 
-    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, extra: dict[str, Any] | None = None, **params: Any
+    ) -> None:
         super().__init__(message % params if params else message)
         self.message = message
         self.field = field
+        self.extra = extra or {}
         self.params = params
 
 

@@ -18,8 +18,9 @@ from piccolo.columns import Column
 from piccolo.query import WhereRaw
 
 from events.db import write_transaction
-from events.services import audit, notifications, registrations
+from events.services import audit, consultations, notifications, registrations
 from events.services.access import Actor, require_event_edit, require_event_view
+from events.services.consultations import ConsultationInput
 from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
 from events.services.versions import bump_data_version
 from events.settings import DEFAULT_TIMEZONE, LANGUAGES, get_settings
@@ -88,6 +89,8 @@ class EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
     hosts: Annotated[list[Slug], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
     series_id: int | None = None
+    consultation: ConsultationInput | None = None
+    follow_up_event_id: int | None = None
 
 
 class EventPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -156,6 +159,7 @@ class EventView(msgspec.Struct, kw_only=True):
     updated_at: datetime
     organisations: list[OrganisationRef]
     seats_taken: int = 0
+    follow_up_event_id: int | None = None
 
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(ZoneInfo(self.timezone))
@@ -263,6 +267,17 @@ async def _resolve_venue(organisation_id: int, venue: VenueInput | None) -> tupl
     return venue_id, room_id
 
 
+async def _check_follow_up(organisation_id: int, event_id: int) -> None:
+    """A session's follow-up must be a consultation day of the same organisation."""
+    exists = await Event.exists().where(
+        (Event.id == event_id) & (Event.kind == "consultation_day") & (Event.organisation == organisation_id)
+    )
+    if not exists:
+        raise InvalidInput(
+            N_("The follow-up must be a consultation day of the same organisation."), field="follow_up_event_id"
+        )
+
+
 async def _check_series(organisation_id: int, series_id: int | None) -> None:
     if series_id is None:
         return
@@ -318,6 +333,11 @@ async def create_event(actor: Actor, organisation_id: int, data: EventInput) -> 
         event_id: int = (await Event.insert(row))[0]["id"]
         if hosts:
             await EventHost.insert(*[EventHost(event=event_id, organisation=oid) for oid in hosts.values()])
+        if data.consultation is not None:
+            await consultations.apply_consultation(event_id, data.consultation)
+        if data.follow_up_event_id is not None:
+            await _check_follow_up(organisation_id, data.follow_up_event_id)
+            await Event.update({Event.follow_up_event: data.follow_up_event_id}).where(Event.id == event_id)
         await bump_data_version()
         await audit.record(actor, "event.created", organisation_id=organisation_id, target=f"event:{event_id}")
     return event_id
@@ -367,10 +387,22 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
         if "series_id" in given:
             await _check_series(row["organisation"], given["series_id"])
             changes["series"] = given["series_id"]
+        if "follow_up_event_id" in given:
+            if given["follow_up_event_id"] is not None:
+                await _check_follow_up(row["organisation"], given["follow_up_event_id"])
+            changes["follow_up_event"] = given["follow_up_event_id"]
         if "venue" in given:
             changes["venue"], changes["room"] = await _resolve_venue(row["organisation"], given["venue"])
         merged = {**row, **changes}
         _check_times(merged)
+        if "consultation" in given:
+            if merged["kind"] != "consultation_day":
+                raise InvalidInput(N_("Only a consultation day has advisors and slots."), field="consultation")
+            if any(name in changes for name in ("starts_at", "ends_at")):
+                await Event.update({Event.starts_at: merged["starts_at"], Event.ends_at: merged["ends_at"]}).where(
+                    Event.id == event_id
+                )
+            await consultations.apply_consultation(event_id, given["consultation"])
         if "hosts" in given:
             hosts = await _organisation_ids(given["hosts"])
             await EventHost.delete().where(EventHost.event == event_id)
@@ -515,6 +547,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[EventView]:
             updated_at=row["updated_at"],
             organisations=[_org_ref(row, "org_"), *co_hosts],
             seats_taken=row["confirmed_count"],
+            follow_up_event_id=row["follow_up_event"],
         )
         views.append(view)
     return views

@@ -7,7 +7,7 @@ after a CANCEL — always goes above it, so every client applies the newest mess
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -241,3 +241,174 @@ async def send_invitation(registration_id: int, *, manage_url: str | None = None
         return
     facts = await load_event_facts(registration["event"])
     await queue_registration_mail(facts, registration, "invitation", "REQUEST", manage_url=manage_url)
+
+
+# Consultation-day bookings ----------------------------------------------------------------------
+
+SHARE_INTAKE = "share_intake"  # the consent purpose key that lets an advisor see intake answers
+
+
+@dataclass(frozen=True)
+class BookingFacts:
+    facts: EventFacts
+    slot: dict[str, Any]
+    advisor: dict[str, Any]
+
+    def place(self) -> str:
+        if self.advisor["online_url"]:
+            return self.advisor["online_url"]
+        return ", ".join(part for part in (self.advisor["room"], self.facts.place) if part)
+
+    def mail_context(self, language: str) -> dict[str, Any]:
+        online = self.advisor["online_url"] or self.facts.row["online_url"]
+        return {
+            **self.facts.mail_context(language),
+            "starts_at": self.slot["starts_at"],
+            "ends_at": self.slot["ends_at"],
+            "place": self.place() if not self.advisor["online_url"] else self.facts.place,
+            "online_url": online,
+            "advisor_name": self.advisor["name"],
+        }
+
+    def item(
+        self,
+        registration: dict[str, Any],
+        language: str,
+        sequence: int,
+        *,
+        for_advisor: bool,
+        cancelled: bool,
+        intake: str = "",
+    ) -> CalendarItem:
+        title = self.facts.title(language)
+        if for_advisor:
+            who = registration["name"] + (f" ({registration['company']})" if registration["company"] else "")
+            summary, description = f"{title}: {who}", intake
+        else:
+            summary, description = f"{title} — {self.advisor['name']}", self.facts.description(language)
+        return CalendarItem(
+            uid=registration["booking_uid"],
+            sequence=sequence,
+            starts_at=self.slot["starts_at"],
+            ends_at=self.slot["ends_at"],
+            timezone=self.facts.row["timezone"],
+            summary=summary,
+            description=description,
+            location=self.place(),
+            url=self.facts.url,
+            online_url=self.advisor["online_url"] or self.facts.row["online_url"],
+            cancelled=cancelled,
+            last_modified=self.facts.row["updated_at"],
+            organizer_email=self.facts.organisation["email"],
+            organizer_name=self.facts.organisation_name(language),
+        )
+
+
+async def load_booking_facts(registration: dict[str, Any], slot_id: int | None = None) -> BookingFacts:
+    from events.tables import Advisor, Slot
+
+    slot = await Slot.select().where(Slot.id == (slot_id or registration["slot"])).first()
+    assert slot is not None
+    advisor = await Advisor.select().where(Advisor.id == slot["advisor"]).first()
+    assert advisor is not None
+    return BookingFacts(await load_event_facts(registration["event"]), slot, advisor)
+
+
+async def intake_for_advisor(registration: dict[str, Any], advisor: dict[str, Any]) -> str:
+    """Intake answers, only when the participant consented to share them with the advisor's
+    organisation; otherwise nothing beyond name and company."""
+    from events.tables import Consent, ConsentPurpose
+
+    purposes = await ConsentPurpose.select(ConsentPurpose.id).where(
+        (ConsentPurpose.organisation == advisor["organisation"]) & (ConsentPurpose.key == SHARE_INTAKE)
+    )
+    ids = [p["id"] for p in purposes]
+    if not ids:
+        return ""
+    ledger = (
+        await Consent.select(Consent.purpose, Consent.action)
+        .where((Consent.registration == registration["id"]) & Consent.purpose.is_in(ids))
+        .order_by(Consent.id)
+    )
+    state = {row["purpose"]: row["action"] for row in ledger}
+    if "given" not in state.values():
+        return ""
+    import json
+
+    answers = json.loads(registration["answers"] or "{}")
+    return "\n".join(f"{key}: {value}" for key, value in answers.items())
+
+
+async def _queue_booking_mail(
+    booking: BookingFacts, registration: dict[str, Any], kind: str, method: Method, sequence: int, *, for_advisor: bool
+) -> None:
+    advisor = booking.advisor
+    if for_advisor:
+        language = (advisor["languages"].split(",") or ["nl"])[0] or "nl"
+        recipient = {"email": advisor["email"], "name": advisor["name"]}
+        intake = await intake_for_advisor(registration, advisor)
+        feed = tokens.derive("advisor", advisor["feed_token_nonce"])
+        extra = {
+            "participant_name": registration["name"],
+            "participant_company": registration["company"],
+            "intake": intake,
+            "advisor_feed_url": f"{get_settings().base_url}/advisors/{feed}/calendar.ics",
+        }
+    else:
+        language = rendered_language(registration)
+        recipient = {"email": registration["email"], "name": registration["name"]}
+        intake, extra = "", {}
+    item = booking.item(
+        registration, language, sequence, for_advisor=for_advisor, cancelled=method == "CANCEL", intake=intake
+    )
+    ics = build_invite(item, Attendee(recipient["email"], recipient["name"]), method=method, stamp=datetime.now(UTC))
+    rendered = render_mail(
+        kind,
+        language,
+        recipient_name=recipient["name"],
+        manage_url=None if for_advisor or method == "CANCEL" else tokens.manage_url(registration),
+        **booking.mail_context(language),
+        **extra,
+    )
+    who = f"advisor:{advisor['id']}" if for_advisor else "participant"
+    mail = _mail_to(
+        booking.facts,
+        registration,
+        kind,
+        rendered,
+        dedupe_key=f"booking:{registration['id']}:{who}:{method}:{sequence}",
+        ics=ics.decode(),
+        method=method,
+    )
+    if for_advisor:
+        mail = replace(mail, recipient=recipient["email"], recipient_name=recipient["name"], language=language)
+    await enqueue(mail)
+
+
+async def notify_booking(registration: dict[str, Any], kind: str, method: Method) -> None:
+    """A new booking (REQUEST) or its cancellation (CANCEL), to the participant and the advisor."""
+    booking = await load_booking_facts(registration)
+    sequence = next_sequence(0, registration["ical_sequence"], registration["ical_method"], method)
+    await _queue_booking_mail(booking, registration, kind, method, sequence, for_advisor=False)
+    await _queue_booking_mail(booking, registration, f"advisor_{kind}", method, sequence, for_advisor=True)
+    await Registration.update({Registration.ical_sequence: sequence, Registration.ical_method: method}).where(
+        Registration.id == registration["id"]
+    )
+
+
+async def notify_booking_moved(registration: dict[str, Any], old_slot: int, new_slot: int) -> None:
+    """Same UID, higher SEQUENCE for the participant; the advisor gets the update, or — when the
+    appointment moved to another advisor — the old one a CANCEL and the new one an invite."""
+    sequence = max(0, registration["ical_sequence"]) + 1
+    old = await load_booking_facts(registration, old_slot)
+    new = await load_booking_facts(registration, new_slot)
+    moved = {**registration, "slot": new_slot}
+    await _queue_booking_mail(new, moved, "booking_moved", "REQUEST", sequence, for_advisor=False)
+    if old.advisor["id"] != new.advisor["id"]:
+        await _queue_booking_mail(old, moved, "advisor_booking_cancelled", "CANCEL", sequence, for_advisor=True)
+        await _queue_booking_mail(new, moved, "advisor_booking_confirmed", "REQUEST", sequence, for_advisor=True)
+    else:
+        await _queue_booking_mail(new, moved, "advisor_booking_moved", "REQUEST", sequence, for_advisor=True)
+    await Registration.update({Registration.ical_sequence: sequence, Registration.ical_method: "REQUEST"}).where(
+        Registration.id == registration["id"]
+    )

@@ -23,7 +23,7 @@ from events.services.access import Actor, require_event_edit
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
 from events.services.organisers import normalise_email
 from events.services.questions import check_answers, list_questions
-from events.tables import Event, EventHost, Registration
+from events.tables import Event, EventHost, Registration, Slot
 
 ACTIVE = ("pending_email", "pending_approval", "confirmed", "waitlisted")
 Status = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
@@ -200,11 +200,21 @@ async def _already_registered(event_id: int, email_key: str) -> RegistrationResu
     return RegistrationResult(id=None, status="already_registered")
 
 
-async def register(
-    event_id: int, data: RegistrationInput, *, source: str = "api", now: datetime | None = None
-) -> RegistrationResult:
-    """Register a participant: confirmed, waitlisted, pending approval or pending email."""
-    now = now or _now()
+class Participant(msgspec.Struct, kw_only=True):
+    """A participant's submitted details, checked and normalised."""
+
+    name: str
+    email: str
+    email_key: str
+    phone: str
+    company: str
+    answers: dict[str, Any]
+    purposes: list[consents.PurposeView]
+
+
+async def clean_participant(data: RegistrationInput, event_id: int) -> Participant:
+    """Check name, email, phone, company, answers and consents (against the event's questions
+    and its hosts' purposes); raises InvalidInput naming the field at fault."""
     name = _clean_text(data.name, "name", N_("A name cannot contain line breaks or control characters."))
     if not name:
         raise InvalidInput(N_("Please enter your name."), field="name")
@@ -212,14 +222,35 @@ async def register(
     phone = _clean_text(data.phone, "phone", N_("Enter a valid phone number."))
     company = _clean_text(data.company, "company", N_("A company name cannot contain line breaks."))
     answers = check_answers(await list_questions(event_id), data.answers)
+    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
+    if event is None:
+        raise NotFound(N_("This event does not exist."))
+    wanted = set(data.consents)
+    purposes = [p for p in await consents.purposes_for(await _host_ids({"id": event_id, **event})) if p.id in wanted]
+    if len(purposes) != len(wanted):
+        raise InvalidInput(N_("Unknown consent purpose."), field="consents")
+    return Participant(
+        name=name,
+        email=data.email.strip(),
+        email_key=email,
+        phone=phone,
+        company=company,
+        answers=answers,
+        purposes=purposes,
+    )
+
+
+async def register(
+    event_id: int, data: RegistrationInput, *, source: str = "api", now: datetime | None = None
+) -> RegistrationResult:
+    """Register a participant: confirmed, waitlisted, pending approval or pending email."""
+    now = now or _now()
+    person = await clean_participant(data, event_id)
+    email = person.email_key
     try:
         async with write_transaction():
             event = await lock_event(event_id)
             _check_open(event, now)
-            wanted = set(data.consents)
-            offered = [p for p in await consents.purposes_for(await _host_ids(event)) if p.id in wanted]
-            if len(offered) != len(wanted):
-                raise InvalidInput(N_("Unknown consent purpose."), field="consents")
             duplicate = await Registration.exists().where(
                 (Registration.event == event_id)
                 & (Registration.email_key == email)
@@ -230,17 +261,17 @@ async def register(
             rows = await Registration.insert(
                 Registration(
                     event=event_id,
-                    name=name,
+                    name=person.name,
                     email=data.email.strip(),
                     email_key=email,
-                    phone=phone,
-                    company=company,
+                    phone=person.phone,
+                    company=person.company,
                     language=data.language,
-                    answers=json.dumps(answers, ensure_ascii=False),
+                    answers=json.dumps(person.answers, ensure_ascii=False),
                     status="pending_email",
                     token_nonce=tokens.new_nonce(),
                     feed_token_nonce=tokens.new_nonce(),
-                    consents=json.dumps(sorted(wanted)),
+                    consents=json.dumps(sorted(p.id for p in person.purposes)),
                 )
             )
             registration = await _reload(rows[0]["id"])
@@ -253,7 +284,7 @@ async def register(
                 }
             ).where(Registration.id == registration["id"])
             registration = await _reload(registration["id"])
-            await consents.record(registration["id"], email, offered, "given", source)
+            await consents.record(registration["id"], email, person.purposes, "given", source)
             facts = await notifications.load_event_facts(event_id)
             if event["double_opt_in"]:
                 status = "pending_email"
@@ -325,7 +356,12 @@ async def _cancel(registration: dict[str, Any], *, kind: str, actor: Actor | Non
         }
     ).where(Registration.id == registration["id"])
     facts = await notifications.load_event_facts(registration["event"])
-    if was == "confirmed":
+    if registration["slot"] is not None:
+        # A consultation booking: the slot becomes free again; participant and advisor are told.
+        await Slot.update({Slot.status: "free"}).where((Slot.id == registration["slot"]) & (Slot.status == "booked"))
+        if was == "confirmed":
+            await notifications.notify_booking(registration, "booking_cancelled", "CANCEL")
+    elif was == "confirmed":
         await free_seat(registration["event"])
         await notifications.queue_registration_mail(facts, registration, kind, "CANCEL")
         if facts.row["status"] == "published":

@@ -89,7 +89,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
         return Redirect(f"/login?next={request.url.path}")
     if exc.status_code == 401:
         headers = {"WWW-Authenticate": "Bearer"}
-    extra = {"field": exc.field} if exc.field else None
+    extra = {**({"field": exc.field} if exc.field else {}), **exc.extra} or None
     return _answer(request, exc.status_code, localise(exc.message, **exc.params), extra, headers)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
@@ -16,10 +17,11 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from events.services import consultations, feeds, notifications, registrations
 from events.services import events as event_service
-from events.services import feeds, registrations
 from events.services.consents import purposes_for
-from events.services.errors import N_, DomainError, InvalidInput
+from events.services.consultations import BookingInput, SuitableBookingInput
+from events.services.errors import N_, DomainError, InvalidInput, NotFound
 from events.services.questions import list_questions
 from events.services.registrations import RegistrationInput
 from events.settings import get_settings
@@ -45,16 +47,31 @@ def stamp_age(event_id: int, stamp: str) -> float | None:
     return time.time() - int(moment)
 
 
-async def form_context(event_id: int) -> dict[str, Any]:
+async def form_context(event_id: int, *, language: str | None = None, topic: str | None = None) -> dict[str, Any]:
     event = await event_service.get_event(event_id)
     hosts = [event.organisation, *event.hosts]
     ids = [row["id"] for row in await Organisation.select(Organisation.id).where(Organisation.slug.is_in(hosts))]
-    return {
+    context: dict[str, Any] = {
         "event": event,
         "questions": await list_questions(event_id),
         "purposes": await purposes_for(ids),
         "stamp": form_stamp(event_id),
     }
+    if event.kind == "consultation_day" and event.status == "published":
+        try:
+            slots = await consultations.free_slots(event_id, language=language, topic=topic)
+            everyone = await consultations.free_slots(event_id)
+        except NotFound:
+            slots, everyone = [], []
+        groups: dict[datetime, list[consultations.SlotView]] = {}
+        for slot in slots:
+            groups.setdefault(slot.starts_at, []).append(slot)
+        context.update(
+            slot_groups=sorted(groups.items()),
+            topics=sorted({t for s in everyone for t in s.advisor.topics}),
+            slot_filter={"language": language, "topic": topic},
+        )
+    return context
 
 
 def _form_answers(form: dict[str, Any], questions: list[Any]) -> dict[str, Any]:
@@ -113,6 +130,65 @@ class RegistrationFormController(Controller):
         )
 
 
+class BookingFormController(Controller):
+    include_in_schema = False
+
+    @post("/events/{event_id:int}/book", name="book")
+    async def book(self, request: Request[Any, Any, Any], event_id: FromPath[int]) -> Template:
+        form = await request.form()
+        values = {key: form.get(key) for key in form}
+        context = await form_context(event_id)
+        field: str | None = None
+        age = stamp_age(event_id, str(values.get("stamp", "")))
+        if values.get("website") or age is None or age < MIN_FILL_SECONDS:
+            error = localise(N_("That was quick! Please check the form and send it again."))
+        else:
+            try:
+                language = str(values.get("language") or "nl")
+                if language not in ("nl", "fr", "en"):
+                    raise InvalidInput(N_("Choose a language."), field="language")
+                choice = str(values.get("slot") or "")
+                topic = str(values.get("topic") or "") or None
+                person: dict[str, Any] = {
+                    "name": str(values.get("name", ""))[:200],
+                    "email": str(values.get("email", ""))[:254],
+                    "language": language,
+                    "phone": str(values.get("phone", ""))[:50],
+                    "company": str(values.get("company", ""))[:200],
+                    "topic": topic,
+                    "answers": _form_answers(values, context["questions"]),
+                    "consents": [int(v) for v in form.getall("consents", []) if str(v).isdigit()],
+                }
+                if choice.startswith("any:"):
+                    starts_at = datetime.fromisoformat(choice[4:])
+                    result = await consultations.book_first_suitable(
+                        event_id,
+                        msgspec.convert({**person, "starts_at": starts_at}, SuitableBookingInput),
+                        source="form",
+                    )
+                elif choice.isdigit():
+                    result = await consultations.book_slot(
+                        int(choice), msgspec.convert(person, BookingInput), source="form"
+                    )
+                else:
+                    raise InvalidInput(N_("Choose a time."), field="slot")
+            except msgspec.ValidationError:
+                error, field = localise(N_("Some fields are not valid.")), None
+            except ValueError:
+                error, field = localise(N_("Choose a time.")), "slot"
+            except DomainError as exc:
+                if exc.status_code >= 500:
+                    raise
+                error, field = localise(exc.message, **exc.params), exc.field
+            else:
+                return Template("public/registered.html", context={**context, "result": result})
+        return Template(
+            "public/event.html",
+            context={**context, "form_error": error, "form_field": field, "form": values},
+            status_code=422,
+        )
+
+
 class PrivatePageController(Controller):
     path = "/r/{token:str}"
     include_in_schema = False
@@ -121,7 +197,13 @@ class PrivatePageController(Controller):
     async def page(self, token: FromPath[str]) -> Template:
         view = await registrations.private_view(token)
         event = await event_service.get_event(view.registration["event"])
-        return Template("public/private.html", context={"view": view, "event": event, "token": token}, headers=PRIVATE)
+        context: dict[str, Any] = {"view": view, "event": event, "token": token}
+        if view.registration["slot"] is not None:
+            booking = await notifications.load_booking_facts(view.registration)
+            context.update(booking=booking, free_slots=await consultations.free_slots(event.id))
+        if event.follow_up_event_id and view.registration["status"] == "confirmed":
+            context["follow_up"] = await event_service.get_event(event.follow_up_event_id)
+        return Template("public/private.html", context=context, headers=PRIVATE)
 
     @get("/confirm", name="confirm-page")
     async def confirm_page(self, token: FromPath[str]) -> Template:
@@ -146,6 +228,11 @@ class PrivatePageController(Controller):
         await registrations.change_language(token, data.language)
         return Redirect(f"/r/{token}?lang={data.language}", status_code=303)
 
+    @post("/reschedule", name="reschedule")
+    async def reschedule(self, token: FromPath[str], data: URLEncodedBody[RescheduleForm]) -> Redirect:
+        await consultations.reschedule(token, data.slot)
+        return Redirect(f"/r/{token}", status_code=303)
+
     @post("/feed", name="rotate-feed")
     async def rotate(self, token: FromPath[str]) -> Redirect:
         await registrations.rotate_feed(token)
@@ -157,6 +244,10 @@ class PrivatePageController(Controller):
     ) -> Redirect:
         await registrations.set_consent(token, purpose_id, data.action == "give")
         return Redirect(f"/r/{token}#consents", status_code=303)
+
+
+class RescheduleForm(msgspec.Struct):
+    slot: int
 
 
 class LanguageForm(msgspec.Struct):

@@ -56,5 +56,10 @@ class PublicController(Controller):
         )
 
     @get("/events/{event_id:int}", name="event")
-    async def event_page(self, event_id: FromPath[int]) -> Template:
-        return Template("public/event.html", context=await form_context(event_id))
+    async def event_page(
+        self,
+        event_id: FromPath[int],
+        language: FromQuery[Language | None] = None,
+        topic: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    ) -> Template:
+        return Template("public/event.html", context=await form_context(event_id, language=language, topic=topic))
