@@ -407,24 +407,45 @@ async def book_first_suitable(
 
 
 async def reschedule(token: str, new_slot_id: int, *, now: datetime | None = None) -> int:
-    """Move one's booking to another free slot of the same day: same UID, higher SEQUENCE; the
-    old slot is freed in the same transaction. Returns the new slot id."""
-    now = now or datetime.now(UTC)
+    """The participant moves their booking to another free slot of the same day."""
     registration = await by_token(token)
-    if registration["slot"] is None or registration["status"] != "confirmed":
-        raise Conflict(N_("Only a confirmed appointment can be moved."))
+    return await _move(registration["id"], new_slot_id, now=now or datetime.now(UTC), enforce_notice=True)
+
+
+async def move_booking(actor: Actor, registration_id: int, new_slot_id: int) -> int:
+    """An organiser moves a booking to another slot or advisor; both parties get updated invites."""
+    registration = await Registration.select().where(Registration.id == registration_id).first()
+    if registration is None:
+        raise NotFound()
+    event = await _require_editor(actor, registration["event"])
+    slot = await _move(registration_id, new_slot_id, now=datetime.now(UTC), enforce_notice=False)
+    await audit.record(
+        actor,
+        "booking.moved",
+        organisation_id=event["organisation"],
+        target=f"registration:{registration_id}",
+        slot=new_slot_id,
+    )
+    return slot
+
+
+async def _move(registration_id: int, new_slot_id: int, *, now: datetime, enforce_notice: bool) -> int:
+    """Same UID, higher SEQUENCE; the old slot is freed in the same transaction as the new one
+    is taken, so two people moving into one slot cannot both win, and the loser keeps theirs."""
     async with write_transaction():
+        registration = await Registration.select().where(Registration.id == registration_id).first()
+        if registration is None:
+            raise NotFound()
+        if registration["slot"] is None or registration["status"] != "confirmed":
+            raise Conflict(N_("Only a confirmed appointment can be moved."))
         event = await lock_event(registration["event"])
-        settings = await _settings(event["id"])
-        earliest, _ = _bookable_from(event, settings, now)
-        current = await Registration.select().where(Registration.id == registration["id"]).first()
-        assert current is not None
-        registration = current
         target = await Slot.select().where(Slot.id == new_slot_id).first()
         if target is None or target["event"] != event["id"]:
             raise NotFound(N_("This time slot does not exist."))
-        if target["starts_at"] < earliest:
-            raise Conflict(N_("This time slot is too soon or already past."))
+        if enforce_notice:
+            earliest, _ = _bookable_from(event, await _settings(event["id"]), now)
+            if target["starts_at"] < earliest:
+                raise Conflict(N_("This time slot is too soon or already past."))
         claimed = await Slot.raw(
             "UPDATE slot SET status = 'booked' WHERE id = {} AND status = 'free' RETURNING id", new_slot_id
         )
@@ -437,6 +458,59 @@ async def reschedule(token: str, new_slot_id: int, *, now: datetime | None = Non
         )
         await notifications.notify_booking_moved(registration, old_slot, new_slot_id)
     return new_slot_id
+
+
+class DayCell(msgspec.Struct, omit_defaults=True):
+    slot_id: int
+    status: str
+    registration_id: int | None = None
+    name: str = ""
+    company: str = ""
+    attendance: str = ""
+
+
+class DayOverview(msgspec.Struct):
+    advisors: list[AdvisorView]
+    rows: list[tuple[datetime, list[DayCell | None]]]
+
+
+async def day_overview(actor: Actor, event_id: int, advisor_id: int | None = None) -> DayOverview:
+    """Advisors as columns, start times as rows: free, blocked, booked (with who and attendance)."""
+    event = await Event.select().where(Event.id == event_id).first()
+    if event is None:
+        raise NotFound()
+    hosts = [
+        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
+    ]
+    if not any(actor.role_in(org) for org in (event["organisation"], *hosts)):
+        raise NotFound()
+    query = Advisor.select().where(Advisor.event == event_id)
+    if advisor_id is not None:
+        query = query.where(Advisor.id == advisor_id)
+    advisors = await query.order_by(Advisor.position).order_by(Advisor.id)
+    column = {row["id"]: index for index, row in enumerate(advisors)}
+    slots = await Slot.select().where((Slot.event == event_id) & Slot.advisor.is_in(list(column) or [-1]))
+    bookings = {
+        r["slot"]: r
+        for r in await Registration.select().where(
+            (Registration.event == event_id) & (Registration.status == "confirmed") & Registration.slot.is_not_null()
+        )
+    }
+    rows: dict[datetime, list[DayCell | None]] = {}
+    for slot in slots:
+        booking = bookings.get(slot["id"])
+        cell = DayCell(slot_id=slot["id"], status=slot["status"])
+        if booking is not None:
+            cell = DayCell(
+                slot_id=slot["id"],
+                status="booked",
+                registration_id=booking["id"],
+                name=booking["name"],
+                company=booking["company"],
+                attendance=booking["attendance"],
+            )
+        rows.setdefault(slot["starts_at"], [None] * len(advisors))[column[slot["advisor"]]] = cell
+    return DayOverview(advisors=[_advisor_view(a) for a in advisors], rows=sorted(rows.items()))
 
 
 # Organisers ---------------------------------------------------------------------------------------

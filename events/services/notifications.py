@@ -132,8 +132,18 @@ async def queue_registration_mail(
     ics = build_invite(
         item, Attendee(registration["email"], registration["name"]), method=method, stamp=datetime.now(UTC)
     )
+    follow_up = facts.row["follow_up_event"]
+    follow_up_url = None
+    if follow_up and method == "REQUEST" and registration.get("token_nonce"):
+        token = tokens.derive("manage", registration["token_nonce"])
+        follow_up_url = f"{get_settings().base_url}/events/{follow_up}?from={token}"
     rendered = render_mail(
-        kind, language, recipient_name=registration["name"], manage_url=manage_url, **facts.mail_context(language)
+        kind,
+        language,
+        recipient_name=registration["name"],
+        manage_url=manage_url,
+        follow_up_url=follow_up_url,
+        **facts.mail_context(language),
     )
     await enqueue(
         _mail_to(

@@ -672,3 +672,12 @@ async def audit_broadcast(actor: Actor, organisation_id: int, event_id: int, cou
         stamp=stamp,
     )
     return stamp
+
+
+async def prefill(token: str) -> dict[str, str]:
+    """Form values from a registration's private token (empty for an unknown one)."""
+    try:
+        registration = await by_token(token)
+    except NotFound:
+        return {}
+    return {key: registration[key] for key in ("name", "email", "phone", "company", "language")}

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter, URLEncodedBody
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from events.services import consultations, organisers, registrations
 from events.services import events as event_service
-from events.services import organisers
 from events.services.access import Actor
 from events.services.errors import NotFound
 from events.services.events import EventFilters
 from events.tables import Organisation
 from events.web.auth import rotate_session, session_organiser
+
+
+class BackTo(msgspec.Struct):
+    back: Annotated[str, msgspec.Meta(max_length=500)] = "/admin"
+
+
+class AttendanceForm(msgspec.Struct):
+    attendance: Literal["attended", "no_show", ""]
+    back: Annotated[str, msgspec.Meta(max_length=500)] = "/admin"
 
 
 class LoginForm(msgspec.Struct):
@@ -88,6 +97,45 @@ class AdminController(Controller):
             "admin/event.html",
             context={"organiser": organiser, "event": event, "can_edit": organiser.can_edit_for(owner)},
         )
+
+    @get("/events/{event_id:int}/day", name="admin-day")
+    async def day(
+        self, organiser: NamedDependency[Actor], event_id: FromPath[int], advisor: FromQuery[int | None] = None
+    ) -> Template:
+        """A consultation day at a glance (and, with ?advisor=, one advisor's printable day sheet)."""
+        overview = await consultations.day_overview(organiser, event_id, advisor)
+        event = await event_service.get_event(event_id, organiser)
+        owner, _ = await event_service.owner_and_hosts(event_id)
+        return Template(
+            "admin/day.html",
+            context={
+                "organiser": organiser,
+                "event": event,
+                "overview": overview,
+                "sheet": advisor is not None,
+                "can_edit": organiser.can_edit_for(owner),
+            },
+        )
+
+    @post("/slots/{slot_id:int}/{action:str}", name="admin-slot")
+    async def slot_action(
+        self,
+        organiser: NamedDependency[Actor],
+        slot_id: FromPath[int],
+        action: FromPath[str],
+        data: URLEncodedBody[BackTo],
+    ) -> Redirect:
+        if action not in ("block", "unblock"):
+            raise NotFound()
+        await consultations.set_blocked(organiser, slot_id, action == "block")
+        return Redirect(_safe_next(data.back), status_code=303)
+
+    @post("/registrations/{registration_id:int}/attendance", name="admin-attendance")
+    async def attendance(
+        self, organiser: NamedDependency[Actor], registration_id: FromPath[int], data: URLEncodedBody[AttendanceForm]
+    ) -> Redirect:
+        await registrations.mark_attendance(organiser, registration_id, data.attendance)
+        return Redirect(_safe_next(data.back), status_code=303)
 
     @post("/events/{event_id:int}/publish", name="admin-event-publish")
     async def publish(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Redirect:

@@ -73,6 +73,18 @@ class ConsultationApiController(Controller):
     async def reschedule(self, token: FromPath[str], data: JSONBody[RescheduleInput]) -> SlotStatus:
         return SlotStatus(id=await consultations.reschedule(token, data.slot), status="booked")
 
+    @post(
+        "/registrations/{registration_id:int}/move",
+        status_code=HTTP_200_OK,
+        before_request=require_json_body,
+        summary="Move a booking to another slot or advisor (organisers)",
+    )
+    async def move(
+        self, registration_id: FromPath[int], data: JSONBody[RescheduleInput], actor: NamedDependency[Actor | None]
+    ) -> SlotStatus:
+        slot = await consultations.move_booking(require_actor(actor), registration_id, data.slot)
+        return SlotStatus(id=slot, status="booked")
+
     @post("/slots/{slot_id:int}/block", status_code=HTTP_200_OK, summary="Block a free slot (organisers)")
     async def block(self, slot_id: FromPath[int], actor: NamedDependency[Actor | None]) -> SlotStatus:
         await consultations.set_blocked(require_actor(actor), slot_id, True)

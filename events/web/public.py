@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
 from events.services import events as event_service
+from events.services import registrations
 from events.services.events import EventFilters
 from events.tables import Organisation
 from events.web.participant import form_context
@@ -61,5 +62,10 @@ class PublicController(Controller):
         event_id: FromPath[int],
         language: FromQuery[Language | None] = None,
         topic: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        from_token: Annotated[str | None, QueryParameter(name="from", max_length=64)] = None,
     ) -> Template:
-        return Template("public/event.html", context=await form_context(event_id, language=language, topic=topic))
+        context = await form_context(event_id, language=language, topic=topic)
+        if from_token:
+            # Booking a follow-up from a session's private link: fill in what we already know.
+            context["form"] = await registrations.prefill(from_token)
+        return Template("public/event.html", context=context)
