@@ -217,9 +217,10 @@ async def queue_plain_mail(
 
 
 async def _confirmed(event_id: int) -> list[dict[str, Any]]:
+    """Confirmed participants who hold the event's invite (an appointment holds its own)."""
     return (
         await Registration.select()
-        .where((Registration.event == event_id) & (Registration.status == "confirmed"))
+        .where((Registration.event == event_id) & (Registration.status == "confirmed") & Registration.slot.is_null())
         .order_by(Registration.id)
     )
 
@@ -241,7 +242,12 @@ async def notify_event_cancelled(event_id: int) -> int:
     registrations = await _confirmed(event_id)
     for registration in registrations:
         await queue_registration_mail(facts, registration, "event_cancelled", "CANCEL")
-    return len(registrations)
+    bookings = await Registration.select().where(
+        (Registration.event == event_id) & (Registration.status == "confirmed") & Registration.slot.is_not_null()
+    )
+    for booking in bookings:
+        await notify_booking(booking, "booking_cancelled", "CANCEL")
+    return len(registrations) + len(bookings)
 
 
 async def send_invitation(registration_id: int, *, manage_url: str | None = None) -> None:
@@ -421,4 +427,33 @@ async def notify_booking_moved(registration: dict[str, Any], old_slot: int, new_
         await _queue_booking_mail(new, moved, "advisor_booking_moved", "REQUEST", sequence, for_advisor=True)
     await Registration.update({Registration.ical_sequence: sequence, Registration.ical_method: "REQUEST"}).where(
         Registration.id == registration["id"]
+    )
+
+
+async def queue_booking_reminder(registration: dict[str, Any], hours: int) -> None:
+    """A reminder of an appointment, with the booking's own invite attached again."""
+    booking = await load_booking_facts(registration)
+    sequence = max(0, registration["ical_sequence"])
+    language = rendered_language(registration)
+    item = booking.item(registration, language, sequence, for_advisor=False, cancelled=False)
+    ics = build_invite(
+        item, Attendee(registration["email"], registration["name"]), method="REQUEST", stamp=datetime.now(UTC)
+    )
+    rendered = render_mail(
+        "reminder",
+        language,
+        recipient_name=registration["name"],
+        manage_url=tokens.manage_url(registration),
+        **booking.mail_context(language),
+    )
+    await enqueue(
+        _mail_to(
+            booking.facts,
+            registration,
+            "reminder",
+            rendered,
+            dedupe_key=f"booking:{registration['id']}:reminder:{hours}h",
+            ics=ics.decode(),
+            method="REQUEST",
+        )
     )

@@ -17,7 +17,7 @@ from events.services import notifications
 from events.services.notifications import queue_plain_mail
 from events.services.tokens import manage_url
 from events.settings import LANGUAGES, get_settings
-from events.tables import Event, EventHost, Registration, ReminderSent
+from events.tables import Event, EventHost, Registration, ReminderSent, Slot
 
 FOLLOW_UP = -1  # ReminderSent.hours for the after-event mail
 FOLLOW_UP_DELAY = timedelta(hours=2)
@@ -54,35 +54,46 @@ async def _already(registration_id: int, hours: int) -> bool:
 async def queue_due_reminders(now: datetime | None = None) -> int:
     """Queue every reminder that is due; returns how many were queued."""
     now = now or datetime.now(UTC)
+    # A consultation day may have begun while its later appointments are still ahead.
     events = await Event.select().where(
-        (Event.status == "published") & (Event.starts_at > now) & (Event.starts_at <= now + MAX_OFFSET)
+        (Event.status == "published") & (Event.ends_at > now) & (Event.starts_at <= now + MAX_OFFSET)
     )
     queued = 0
     for event in events:
         offsets = [int(h) for h in event["reminder_hours"].split(",") if h]
-        if not offsets or event["starts_at"] - timedelta(hours=max(offsets)) > now:
+        if not offsets:
             continue
         registrations = await Registration.select().where(
             (Registration.event == event["id"]) & (Registration.status == "confirmed")
         )
+        slot_starts = {
+            row["id"]: row["starts_at"]
+            for row in await Slot.select(Slot.id, Slot.starts_at).where(
+                Slot.id.is_in([r["slot"] for r in registrations if r["slot"] is not None] or [-1])
+            )
+        }
         facts: notifications.EventFacts | None = None
         for registration in registrations:
-            hours = due_offset(offsets, event["starts_at"], registration["created_at"], now)
+            starts_at = slot_starts.get(registration["slot"], event["starts_at"])
+            hours = due_offset(offsets, starts_at, registration["created_at"], now)
             if hours is None or await _already(registration["id"], hours):
                 continue
             try:
                 async with write_transaction():
                     if not await _claim(registration["id"], hours):
                         continue
-                    facts = facts or await notifications.load_event_facts(event["id"])
-                    await notifications.queue_registration_mail(
-                        facts,
-                        registration,
-                        "reminder",
-                        "REQUEST",
-                        manage_url=manage_url(registration),
-                        dedupe_suffix=f":{hours}h",
-                    )
+                    if registration["slot"] is not None:  # an appointment: its own time and invite
+                        await notifications.queue_booking_reminder(registration, hours)
+                    else:
+                        facts = facts or await notifications.load_event_facts(event["id"])
+                        await notifications.queue_registration_mail(
+                            facts,
+                            registration,
+                            "reminder",
+                            "REQUEST",
+                            manage_url=manage_url(registration),
+                            dedupe_suffix=f":{hours}h",
+                        )
                     queued += 1
             except Exception as exc:
                 if not is_unique_violation(exc):  # another worker got there first
