@@ -435,7 +435,13 @@ async def reject(actor: Actor, registration_id: int) -> None:
             {Registration.status: "rejected", Registration.updated_at: _now(), Registration.manage_token_hash: None}
         ).where(Registration.id == registration_id)
         facts = await notifications.load_event_facts(event["id"])
-        if was == "confirmed":
+        if registration["slot"] is not None:  # an appointment: free its slot, cancel both invites
+            await Slot.update({Slot.status: "free"}).where(
+                (Slot.id == registration["slot"]) & (Slot.status == "booked")
+            )
+            if was == "confirmed":
+                await notifications.notify_booking(registration, "booking_cancelled", "CANCEL")
+        elif was == "confirmed":
             await free_seat(event["id"])
             await notifications.queue_registration_mail(facts, registration, "rejected", "CANCEL")
             await promote_waitlist(event["id"])

@@ -63,3 +63,16 @@ async def test_changing_or_cancelling_the_day_reaches_appointments_with_their_ow
     for mail in cancels:
         assert f"UID:{registration['booking_uid']}" in mail["ics"].replace("\r\n ", "")
         assert event["uid"] not in mail["ics"]
+
+
+async def test_rejecting_an_appointment_frees_its_slot_and_cancels_both_invites(browser) -> None:
+    slug, _ = await make_organisation("zitdag")
+    event_id = await _published_day(browser, slug)
+    registration, slot = await _book(browser, event_id, "rejected@example.org")
+    rejected = await browser.post(
+        f"/api/v1/registrations/{registration['id']}/reject", headers=bearer(await make_token(slug))
+    )
+    assert rejected.status_code == 200
+    assert slot["id"] in {s["id"] for s in (await browser.get(f"/api/v1/events/{event_id}/slots")).json()}
+    cancels = {m["kind"] for m in await _mails(registration["id"]) if m["ics_method"] == "CANCEL"}
+    assert cancels == {"booking_cancelled", "advisor_booking_cancelled"}
