@@ -402,7 +402,7 @@ async def book_first_suitable(
     raise Conflict(
         N_("No suitable advisor is free at that time. These times are still free."),
         field="starts_at",
-        alternatives=[msgspec.to_builtins(s) for s in nearest],
+        extra={"alternatives": [msgspec.to_builtins(s) for s in nearest]},
     )
 
 
@@ -432,13 +432,17 @@ async def move_booking(actor: Actor, registration_id: int, new_slot_id: int) -> 
 async def _move(registration_id: int, new_slot_id: int, *, now: datetime, enforce_notice: bool) -> int:
     """Same UID, higher SEQUENCE; the old slot is freed in the same transaction as the new one
     is taken, so two people moving into one slot cannot both win, and the loser keeps theirs."""
+    before = await Registration.select(Registration.event).where(Registration.id == registration_id).first()
+    if before is None:
+        raise NotFound()
     async with write_transaction():
+        # Lock first, then read: a cancellation that committed meanwhile is seen here.
+        event = await lock_event(before["event"])
         registration = await Registration.select().where(Registration.id == registration_id).first()
         if registration is None:
             raise NotFound()
         if registration["slot"] is None or registration["status"] != "confirmed":
             raise Conflict(N_("Only a confirmed appointment can be moved."))
-        event = await lock_event(registration["event"])
         target = await Slot.select().where(Slot.id == new_slot_id).first()
         if target is None or target["event"] != event["id"]:
             raise NotFound(N_("This time slot does not exist."))

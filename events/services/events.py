@@ -115,6 +115,8 @@ class EventPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ) = msgspec.UNSET
     hosts: Annotated[list[Slug], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
     series_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    consultation: ConsultationInput | msgspec.UnsetType = msgspec.UNSET
+    follow_up_event_id: int | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class OrganisationRef(msgspec.Struct):
