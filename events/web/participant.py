@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,7 +24,7 @@ from events.services.consents import purposes_for
 from events.services.consultations import BookingInput, SuitableBookingInput
 from events.services.errors import N_, DomainError, InvalidInput, NotFound
 from events.services.questions import list_questions
-from events.services.registrations import RegistrationInput
+from events.services.registrations import RegistrationInput, RegistrationResult
 from events.settings import get_settings
 from events.tables import Organisation
 from events.web.errors import localise
@@ -89,45 +90,65 @@ def _form_answers(form: dict[str, Any], questions: list[Any]) -> dict[str, Any]:
     return answers
 
 
+def _person(values: dict[str, Any], form: Any, questions: list[Any], default_language: str) -> dict[str, Any]:
+    """The participant fields both forms share, as the services' input expects them."""
+    language = str(values.get("language") or default_language)
+    if language not in ("nl", "fr", "en"):
+        raise InvalidInput(N_("Choose a language."), field="language")
+    return {
+        "name": str(values.get("name", ""))[:200],
+        "email": str(values.get("email", ""))[:254],
+        "language": language,
+        "phone": str(values.get("phone", ""))[:50],
+        "company": str(values.get("company", ""))[:200],
+        "answers": _form_answers(values, questions),
+        "consents": [int(v) for v in form.getall("consents", []) if str(v).isdigit()],
+    }
+
+
+async def _submit(
+    request: Request[Any, Any, Any],
+    event_id: int,
+    attempt: Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Awaitable[RegistrationResult]],
+) -> Template:
+    """Bot checks (honeypot, minimum fill time), then the use case; on failure the same page
+    again with the error next to the form and the values kept."""
+    form = await request.form()
+    values = {key: (form.getall(key, []) if len(form.getall(key, [])) > 1 else form.get(key)) for key in form}
+    context = await form_context(event_id)
+    field: str | None = None
+    age = stamp_age(event_id, str(values.get("stamp", "")))
+    if values.get("website") or age is None or age < MIN_FILL_SECONDS:
+        error = localise(N_("That was quick! Please check the form and send it again."))
+    else:
+        try:
+            language = str(request.scope["state"].get("language", "nl"))
+            person = _person(values, form, context["questions"], language)
+            result = await attempt(values, person, context)
+        except msgspec.ValidationError:
+            error = localise(N_("Some fields are not valid."))
+        except DomainError as exc:
+            if exc.status_code >= 500:
+                raise
+            error, field = localise(exc.message, **exc.params), exc.field
+        else:
+            return Template("public/registered.html", context={**context, "result": result})
+    return Template(
+        "public/event.html",
+        context={**context, "form_error": error, "form_field": field, "form": values},
+        status_code=422,
+    )
+
+
 class RegistrationFormController(Controller):
     include_in_schema = False
 
     @post("/events/{event_id:int}/register", name="register")
     async def register(self, request: Request[Any, Any, Any], event_id: FromPath[int]) -> Template:
-        form = await request.form()
-        values = {key: (form.getall(key, []) if len(form.getall(key, [])) > 1 else form.get(key)) for key in form}
-        context = await form_context(event_id)
-        field: str | None = None
-        # Honeypot and minimum fill time: bots fill every field and post at once.
-        age = stamp_age(event_id, str(values.get("stamp", "")))
-        if values.get("website") or age is None or age < MIN_FILL_SECONDS:
-            error = localise(N_("That was quick! Please check the form and send it again."))
-        else:
-            try:
-                language = str(values.get("language") or request.scope["state"].get("language", "nl"))
-                if language not in ("nl", "fr", "en"):
-                    raise InvalidInput(N_("Choose a language."), field="language")
-                data = RegistrationInput(
-                    name=str(values.get("name", ""))[:200],
-                    email=str(values.get("email", ""))[:254],
-                    language=language,  # type: ignore[arg-type]
-                    phone=str(values.get("phone", ""))[:50],
-                    company=str(values.get("company", ""))[:200],
-                    answers=_form_answers(values, context["questions"]),
-                    consents=[int(v) for v in form.getall("consents", []) if str(v).isdigit()],
-                )
-                result = await registrations.register(event_id, data, source="form")
-            except DomainError as exc:
-                if exc.status_code >= 500:
-                    raise
-                error, field = localise(exc.message, **exc.params), exc.field
-            else:
-                return Template("public/registered.html", context={**context, "result": result})
-        return Template(
-            "public/event.html",
-            context={**context, "form_error": error, "form_field": field, "form": values},
-            status_code=422,
-        )
+        async def attempt(values: dict[str, Any], person: dict[str, Any], context: dict[str, Any]) -> Any:
+            return await registrations.register(event_id, msgspec.convert(person, RegistrationInput), source="form")
+
+        return await _submit(request, event_id, attempt)
 
 
 class BookingFormController(Controller):
@@ -135,58 +156,21 @@ class BookingFormController(Controller):
 
     @post("/events/{event_id:int}/book", name="book")
     async def book(self, request: Request[Any, Any, Any], event_id: FromPath[int]) -> Template:
-        form = await request.form()
-        values = {key: form.get(key) for key in form}
-        context = await form_context(event_id)
-        field: str | None = None
-        age = stamp_age(event_id, str(values.get("stamp", "")))
-        if values.get("website") or age is None or age < MIN_FILL_SECONDS:
-            error = localise(N_("That was quick! Please check the form and send it again."))
-        else:
-            try:
-                language = str(values.get("language") or "nl")
-                if language not in ("nl", "fr", "en"):
-                    raise InvalidInput(N_("Choose a language."), field="language")
-                choice = str(values.get("slot") or "")
-                topic = str(values.get("topic") or "") or None
-                person: dict[str, Any] = {
-                    "name": str(values.get("name", ""))[:200],
-                    "email": str(values.get("email", ""))[:254],
-                    "language": language,
-                    "phone": str(values.get("phone", ""))[:50],
-                    "company": str(values.get("company", ""))[:200],
-                    "topic": topic,
-                    "answers": _form_answers(values, context["questions"]),
-                    "consents": [int(v) for v in form.getall("consents", []) if str(v).isdigit()],
-                }
-                if choice.startswith("any:"):
+        async def attempt(values: dict[str, Any], person: dict[str, Any], context: dict[str, Any]) -> Any:
+            choice = str(values.get("slot") or "")
+            person["topic"] = str(values.get("topic") or "") or None
+            if choice.startswith("any:"):
+                try:
                     starts_at = datetime.fromisoformat(choice[4:])
-                    result = await consultations.book_first_suitable(
-                        event_id,
-                        msgspec.convert({**person, "starts_at": starts_at}, SuitableBookingInput),
-                        source="form",
-                    )
-                elif choice.isdigit():
-                    result = await consultations.book_slot(
-                        int(choice), msgspec.convert(person, BookingInput), source="form"
-                    )
-                else:
-                    raise InvalidInput(N_("Choose a time."), field="slot")
-            except msgspec.ValidationError:
-                error, field = localise(N_("Some fields are not valid.")), None
-            except ValueError:
-                error, field = localise(N_("Choose a time.")), "slot"
-            except DomainError as exc:
-                if exc.status_code >= 500:
-                    raise
-                error, field = localise(exc.message, **exc.params), exc.field
-            else:
-                return Template("public/registered.html", context={**context, "result": result})
-        return Template(
-            "public/event.html",
-            context={**context, "form_error": error, "form_field": field, "form": values},
-            status_code=422,
-        )
+                except ValueError:
+                    raise InvalidInput(N_("Choose a time."), field="slot") from None
+                data = msgspec.convert({**person, "starts_at": starts_at}, SuitableBookingInput)
+                return await consultations.book_first_suitable(event_id, data, source="form")
+            if choice.isdigit():
+                return await consultations.book_slot(int(choice), msgspec.convert(person, BookingInput), source="form")
+            raise InvalidInput(N_("Choose a time."), field="slot")
+
+        return await _submit(request, event_id, attempt)
 
 
 class PrivatePageController(Controller):
