@@ -30,6 +30,7 @@ from events.settings import Settings, get_settings
 from events.web.admin import AdminController, LoginController
 from events.web.api import EventApiController
 from events.web.api_consultations import ConsultationApiController, advisor_feed
+from events.web.api_networking import NetworkingApiController
 from events.web.api_registrations import RegistrationApiController
 from events.web.auth import SESSION_COOKIE, SessionConfig
 from events.web.devmail import DevMailController
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EventApiController,
             RegistrationApiController,
             ConsultationApiController,
+            NetworkingApiController,
             advisor_feed,
             RegistrationFormController,
             BookingFormController,

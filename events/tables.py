@@ -327,3 +327,22 @@ class Slot(Table):
     starts_at = Timestamptz(index=True)
     ends_at = Timestamptz()
     status = Varchar(length=10, default="free")  # free | booked | blocked
+
+
+class NetworkProfile(Table):
+    """A participant's networking profile for one event; invisible until they opt in."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    registration = ForeignKey(references=Registration, on_delete=OnDelete.cascade, unique=True)
+    email_key = Varchar(length=254, index=True)  # to offer last event's profile again
+    opt_in = Boolean(default=False)
+    display_name = Varchar(length=200, default="")
+    company = Varchar(length=200, default="")
+    sector = Varchar(length=100, default="")
+    about = Text(default="")
+    offers = Text(default="")  # comma-separated tags
+    looking_for = Text(default="")
+    languages = Varchar(length=20, default="")
+    link = Varchar(length=300, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())

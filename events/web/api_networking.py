@@ -1,0 +1,57 @@
+"""JSON API v1 for networking sessions: a participant's profile, the directory, suggestions.
+
+The participant's private token is the credential, as on their private page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from events.services import networking
+from events.services.access import Actor
+from events.services.networking import ProfileInput, ProfileView, Suggestion
+from events.web.api import require_json_body
+from events.web.auth import bearer_actor, require_actor
+
+
+class NetworkingApiController(Controller):
+    path = "/api/v1"
+    tags = ["networking"]
+    dependencies = {"actor": Provide(bearer_actor)}
+    opt = {"skip_session": True}
+
+    @get("/me/{token:str}/profile", summary="One's networking profile (participant token)")
+    async def get_profile(self, token: FromPath[str]) -> ProfileView:
+        return await networking.get_profile(token)
+
+    @put(
+        "/me/{token:str}/profile",
+        before_request=require_json_body,
+        summary="Save one's profile; opt_in false hides it at once",
+    )
+    async def put_profile(self, token: FromPath[str], data: JSONBody[ProfileInput]) -> ProfileView:
+        return await networking.put_profile(token, data)
+
+    @get("/me/{token:str}/directory", summary="Opted-in participants of one's event (no contact data)")
+    async def directory(
+        self,
+        token: FromPath[str],
+        tag: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        sector: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        language: FromQuery[Literal["nl", "fr", "en"] | None] = None,
+    ) -> list[ProfileView]:
+        return await networking.directory(token, tag=tag, sector=sector, language=language)
+
+    @get("/me/{token:str}/suggestions", summary="People to meet, ranked, with the reason")
+    async def suggestions(self, token: FromPath[str]) -> list[Suggestion]:
+        return await networking.suggestions(token)
+
+    @get("/events/{event_id:int}/directory", summary="The directory of an event (organisers)")
+    async def organiser_directory(
+        self, event_id: FromPath[int], actor: NamedDependency[Actor | None]
+    ) -> list[ProfileView]:
+        return await networking.organiser_directory(require_actor(actor), event_id)
