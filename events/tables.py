@@ -346,3 +346,55 @@ class NetworkProfile(Table):
     languages = Varchar(length=20, default="")
     link = Varchar(length=300, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class NetworkingSettings(Table):
+    """Meeting slots and tables of a networking event."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, unique=True)
+    meeting_minutes = Integer(default=15)
+    meetings_start = Timestamptz()
+    meetings_end = Timestamptz()
+    max_pending = Integer(default=5)
+
+
+class MeetingSlot(Table):
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    starts_at = Timestamptz()
+    ends_at = Timestamptz()
+
+
+class MeetingTable(Table):
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=100)
+    position = Integer(default=0)
+
+
+class Meeting(Table):
+    """A 1:1 meeting request between two profiles in a slot; an accepted one has a table."""
+
+    id: Serial
+    event = ForeignKey(references=Event, on_delete=OnDelete.cascade, index=True)
+    # No `index=True`: Piccolo would name it "meeting_slot", the name of the slot table.
+    slot = ForeignKey(references=MeetingSlot, on_delete=OnDelete.cascade)
+    requester = ForeignKey(references=NetworkProfile, on_delete=OnDelete.cascade, index=True)
+    invitee = ForeignKey(references=NetworkProfile, on_delete=OnDelete.cascade, index=True)
+    meeting_table = ForeignKey(references=MeetingTable, on_delete=OnDelete.set_null, null=True)
+    status = Varchar(length=10, default="pending")  # pending | accepted | declined | cancelled
+    uid = Varchar(length=200, default="")
+    sequence = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class MeetingSeat(Table):
+    """A person's place in an accepted meeting: unique per (slot, profile), so nobody is in two
+    meetings at once."""
+
+    id: Serial
+    meeting = ForeignKey(references=Meeting, on_delete=OnDelete.cascade, index=True)
+    slot = ForeignKey(references=MeetingSlot, on_delete=OnDelete.cascade)
+    profile = ForeignKey(references=NetworkProfile, on_delete=OnDelete.cascade)

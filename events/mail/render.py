@@ -40,6 +40,9 @@ SUBJECTS = {
     "advisor_booking_confirmed": N_("New appointment: %(title)s"),
     "advisor_booking_moved": N_("Appointment moved: %(title)s"),
     "advisor_booking_cancelled": N_("Appointment cancelled: %(title)s"),
+    "meeting_request": N_("Meeting request: %(title)s"),
+    "meeting_accepted": N_("Meeting planned: %(title)s"),
+    "meeting_cancelled": N_("Meeting cancelled: %(title)s"),
 }
 
 

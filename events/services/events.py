@@ -18,10 +18,11 @@ from piccolo.columns import Column
 from piccolo.query import WhereRaw
 
 from events.db import write_transaction
-from events.services import audit, consultations, notifications, registrations
+from events.services import audit, consultations, networking, notifications, registrations
 from events.services.access import Actor, require_event_edit, require_event_view
 from events.services.consultations import ConsultationInput
 from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
+from events.services.networking import NetworkingInput
 from events.services.versions import bump_data_version
 from events.settings import DEFAULT_TIMEZONE, LANGUAGES, get_settings
 from events.tables import Event, EventHost, Organisation, Room, Series, Venue
@@ -90,6 +91,7 @@ class EventInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     hosts: Annotated[list[Slug], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
     series_id: int | None = None
     consultation: ConsultationInput | None = None
+    networking: NetworkingInput | None = None
     follow_up_event_id: int | None = None
 
 
@@ -116,6 +118,7 @@ class EventPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     hosts: Annotated[list[Slug], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
     series_id: int | msgspec.UnsetType | None = msgspec.UNSET
     consultation: ConsultationInput | msgspec.UnsetType = msgspec.UNSET
+    networking: NetworkingInput | msgspec.UnsetType = msgspec.UNSET
     follow_up_event_id: int | msgspec.UnsetType | None = msgspec.UNSET
 
 
@@ -337,6 +340,8 @@ async def create_event(actor: Actor, organisation_id: int, data: EventInput) -> 
             await EventHost.insert(*[EventHost(event=event_id, organisation=oid) for oid in hosts.values()])
         if data.consultation is not None:
             await consultations.apply_consultation(event_id, data.consultation)
+        if data.networking is not None:
+            await networking.apply_networking(event_id, data.networking)
         if data.follow_up_event_id is not None:
             await _check_follow_up(organisation_id, data.follow_up_event_id)
             await Event.update({Event.follow_up_event: data.follow_up_event_id}).where(Event.id == event_id)
@@ -405,6 +410,14 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
                     Event.id == event_id
                 )
             await consultations.apply_consultation(event_id, given["consultation"])
+        if "networking" in given:
+            if any(name in changes for name in ("starts_at", "ends_at")):
+                await Event.update({Event.starts_at: merged["starts_at"], Event.ends_at: merged["ends_at"]}).where(
+                    Event.id == event_id
+                )
+            if merged["kind"] != "networking":
+                raise InvalidInput(N_("Only a networking event has meeting slots."), field="networking")
+            await networking.apply_networking(event_id, given["networking"])
         if "hosts" in given:
             hosts = await _organisation_ids(given["hosts"])
             await EventHost.delete().where(EventHost.event == event_id)

@@ -156,9 +156,16 @@ async def personal_feed(feed_token: str, lang: str | None = None) -> bytes:
     )
     language = lang or owner["language"]
     host = urlsplit(get_settings().base_url).hostname or "trefpunt"
+    from events.services.networking import accepted_meeting_ids
+    from events.services.notifications import meeting_items
+
+    items = [_item(row, language) for row in rows]
+    for meeting_id in await accepted_meeting_ids(owner["email_key"]):
+        items.append((await meeting_items(meeting_id, language))[1])
+    items.sort(key=lambda item: (item.starts_at, item.uid))
     return build_feed(
         translate(N_("My Trefpunt events"), language),
-        [_item(row, language) for row in rows],
+        items,
         calendar_uid=f"feed-personal-{owner['id']}@{host}",
         refresh=REFRESH,
     )

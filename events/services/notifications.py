@@ -457,3 +457,103 @@ async def queue_booking_reminder(registration: dict[str, Any], hours: int) -> No
             method="REQUEST",
         )
     )
+
+
+# Networking meetings -------------------------------------------------------------------------------
+
+
+async def meeting_items(meeting_id: int, language: str) -> tuple[dict[str, Any], CalendarItem, EventFacts]:
+    """A 1:1 meeting as a calendar item (its own UID; the table in LOCATION)."""
+    from events.tables import Meeting, MeetingSlot, MeetingTable, NetworkProfile
+
+    meeting = await Meeting.select().where(Meeting.id == meeting_id).first()
+    assert meeting is not None
+    slot = await MeetingSlot.select().where(MeetingSlot.id == meeting["slot"]).first()
+    assert slot is not None
+    table = (
+        await MeetingTable.select().where(MeetingTable.id == meeting["meeting_table"]).first()
+        if meeting["meeting_table"]
+        else None
+    )
+    facts = await load_event_facts(meeting["event"])
+    profiles = {
+        row["id"]: row
+        for row in await NetworkProfile.select().where(
+            NetworkProfile.id.is_in([meeting["requester"], meeting["invitee"]])
+        )
+    }
+    names = " & ".join(profiles[pid]["display_name"] for pid in (meeting["requester"], meeting["invitee"]))
+    item = CalendarItem(
+        uid=meeting["uid"],
+        sequence=meeting["sequence"],
+        starts_at=slot["starts_at"],
+        ends_at=slot["ends_at"],
+        timezone=facts.row["timezone"],
+        summary=f"{facts.title(language)}: {names}",
+        description=facts.title(language),
+        location=", ".join(p for p in ((table or {}).get("name"), facts.place) if p),
+        url=facts.url,
+        online_url=facts.row["online_url"],
+        cancelled=meeting["status"] == "cancelled",
+        last_modified=meeting["updated_at"],
+        organizer_email=facts.organisation["email"],
+        organizer_name=facts.organisation_name(language),
+    )
+    return meeting, item, facts
+
+
+async def notify_meeting(meeting_id: int, kind: str) -> None:
+    """meeting_request: a mail to the invitee; meeting_accepted: an invite to both;
+    meeting_cancelled: a CANCEL with a higher SEQUENCE to both."""
+    from events.tables import Meeting, NetworkProfile
+
+    meeting = await Meeting.select().where(Meeting.id == meeting_id).first()
+    assert meeting is not None
+    profiles = {
+        row["id"]: row
+        for row in await NetworkProfile.select().where(
+            NetworkProfile.id.is_in([meeting["requester"], meeting["invitee"]])
+        )
+    }
+    people = [meeting["invitee"]] if kind == "meeting_request" else [meeting["requester"], meeting["invitee"]]
+    methods: dict[str, Method] = {"meeting_accepted": "REQUEST", "meeting_cancelled": "CANCEL"}
+    method = methods.get(kind)
+    for profile_id in people:
+        registration = (
+            await Registration.select().where(Registration.id == profiles[profile_id]["registration"]).first()
+        )
+        if registration is None:
+            continue
+        language = rendered_language(registration)
+        _, item, facts = await meeting_items(meeting_id, language)
+        other = profiles[meeting["requester"] if profile_id == meeting["invitee"] else meeting["invitee"]]
+        ics = ""
+        if method:
+            ics = build_invite(
+                item, Attendee(registration["email"], registration["name"]), method=method, stamp=datetime.now(UTC)
+            ).decode()
+        context = {
+            **facts.mail_context(language),
+            "starts_at": item.starts_at,
+            "ends_at": item.ends_at,
+            "place": item.location,
+        }
+        rendered = render_mail(
+            kind,
+            language,
+            recipient_name=registration["name"],
+            manage_url=tokens.manage_url(registration),
+            other_name=other["display_name"],
+            **context,
+        )
+        await enqueue(
+            _mail_to(
+                facts,
+                registration,
+                kind,
+                rendered,
+                dedupe_key=f"meeting:{meeting_id}:{kind}:{profile_id}:{meeting['sequence']}",
+                ics=ics,
+                method=method or "",
+            )
+        )

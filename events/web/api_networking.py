@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, get, put
+from litestar import Controller, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from events.services import networking
 from events.services.access import Actor
-from events.services.networking import ProfileInput, ProfileView, Suggestion
+from events.services.networking import (
+    MeetingRequest,
+    MeetingSlotView,
+    MeetingView,
+    ProfileInput,
+    ProfileView,
+    Suggestion,
+)
 from events.web.api import require_json_body
 from events.web.auth import bearer_actor, require_actor
 
@@ -49,6 +58,40 @@ class NetworkingApiController(Controller):
     @get("/me/{token:str}/suggestions", summary="People to meet, ranked, with the reason")
     async def suggestions(self, token: FromPath[str]) -> list[Suggestion]:
         return await networking.suggestions(token)
+
+    @get("/me/{token:str}/meeting-slots", summary="Meeting slots in which one is free")
+    async def meeting_slots(self, token: FromPath[str]) -> list[MeetingSlotView]:
+        return await networking.free_meeting_slots(token)
+
+    @get("/me/{token:str}/meetings", summary="One's meetings and requests")
+    async def meetings(self, token: FromPath[str]) -> list[MeetingView]:
+        return await networking.my_meetings(token)
+
+    @post(
+        "/me/{token:str}/meetings",
+        status_code=HTTP_201_CREATED,
+        before_request=require_json_body,
+        summary="Ask someone from the directory for a meeting in a slot",
+    )
+    async def request_meeting(self, token: FromPath[str], data: JSONBody[MeetingRequest]) -> MeetingView:
+        meeting_id = await networking.request_meeting(token, data)
+        return await networking.meetings_by_id(token, meeting_id)
+
+    @post(
+        "/me/{token:str}/meetings/{meeting_id:int}/{action:str}",
+        status_code=HTTP_200_OK,
+        summary="accept | decline | cancel a meeting",
+    )
+    async def meeting_action(
+        self, token: FromPath[str], meeting_id: FromPath[int], action: FromPath[str]
+    ) -> MeetingView:
+        if action == "accept":
+            return await networking.accept_meeting(token, meeting_id)
+        if action == "decline":
+            return await networking.decline_meeting(token, meeting_id)
+        if action == "cancel":
+            return await networking.cancel_meeting(token, meeting_id)
+        raise NotFoundException()
 
     @get("/events/{event_id:int}/directory", summary="The directory of an event (organisers)")
     async def organiser_directory(
