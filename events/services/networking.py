@@ -547,3 +547,70 @@ async def accepted_meeting_ids(email_key: str) -> list[int]:
         & (Meeting.status == "accepted")
     )
     return [row["id"] for row in rows]
+
+
+class ScheduleEntry(msgspec.Struct):
+    meeting_id: int
+    slot: MeetingSlotView
+    table: str
+    people: list[str]
+    status: str
+
+
+class Schedule(msgspec.Struct):
+    tables: list[str]
+    slots: list[MeetingSlotView]
+    entries: list[ScheduleEntry]
+    accepted: int
+    held: int  # accepted meetings whose time has passed
+    pending: int
+
+
+async def meeting_schedule(actor: Actor, event_id: int) -> Schedule:
+    """The organisers' view: accepted meetings per slot and table, and the numbers."""
+    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
+    if event is None:
+        raise NotFound()
+    hosts = [
+        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
+    ]
+    if not any(actor.role_in(org) for org in (event["organisation"], *hosts)):
+        raise NotFound()
+    slots = {
+        row["id"]: MeetingSlotView(row["id"], row["starts_at"], row["ends_at"])
+        for row in await MeetingSlot.select().where(MeetingSlot.event == event_id).order_by(MeetingSlot.starts_at)
+    }
+    tables = {
+        row["id"]: row["name"]
+        for row in await MeetingTable.select().where(MeetingTable.event == event_id).order_by(MeetingTable.position)
+    }
+    profiles = {
+        row["id"]: row["display_name"]
+        for row in await NetworkProfile.select(NetworkProfile.id, NetworkProfile.display_name).where(
+            NetworkProfile.event == event_id
+        )
+    }
+    meetings = await Meeting.select().where(Meeting.event == event_id).order_by(Meeting.id)
+    now = datetime.now(UTC)
+    accepted = [m for m in meetings if m["status"] == "accepted"]
+    entries = sorted(
+        (
+            ScheduleEntry(
+                meeting_id=m["id"],
+                slot=slots[m["slot"]],
+                table=tables.get(m["meeting_table"], ""),
+                people=[profiles.get(m["requester"], "?"), profiles.get(m["invitee"], "?")],
+                status=m["status"],
+            )
+            for m in accepted
+        ),
+        key=lambda e: (e.slot.starts_at, e.table),
+    )
+    return Schedule(
+        tables=list(tables.values()),
+        slots=list(slots.values()),
+        entries=entries,
+        accepted=len(accepted),
+        held=sum(1 for m in accepted if slots[m["slot"]].ends_at <= now),
+        pending=sum(1 for m in meetings if m["status"] == "pending"),
+    )

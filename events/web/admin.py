@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from events.services import consultations, organisers, registrations
+from events.services import consultations, networking, organisers, registrations
 from events.services import events as event_service
 from events.services.access import Actor
 from events.services.errors import NotFound
@@ -32,6 +35,11 @@ class LoginForm(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(max_length=254)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=500)] = "/admin"
+
+
+def csv_cell(value: str) -> str:
+    """Spreadsheets run cells that start with = + - @ (or a tab/CR) as formulas: neutralise them."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _safe_next(target: str) -> str:
@@ -115,6 +123,40 @@ class AdminController(Controller):
                 "sheet": advisor is not None,
                 "can_edit": organiser.can_edit_for(owner),
             },
+        )
+
+    @get("/events/{event_id:int}/meetings", name="admin-meetings")
+    async def meetings(
+        self, organiser: NamedDependency[Actor], event_id: FromPath[int], cards: FromQuery[bool] = False
+    ) -> Template:
+        """The networking schedule (slots × tables), or printable table cards with ?cards=true."""
+        schedule = await networking.meeting_schedule(organiser, event_id)
+        event = await event_service.get_event(event_id, organiser)
+        grid = {(entry.slot.id, entry.table): entry for entry in schedule.entries}
+        return Template(
+            "admin/meetings.html",
+            context={"organiser": organiser, "event": event, "schedule": schedule, "grid": grid, "cards": cards},
+        )
+
+    @get("/events/{event_id:int}/meetings.csv", name="admin-meetings-csv")
+    async def meetings_csv(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Response[str]:
+        schedule = await networking.meeting_schedule(organiser, event_id)
+        event = await event_service.get_event(event_id, organiser)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["start", "end", "table", "person 1", "person 2"])
+        for entry in schedule.entries:
+            writer.writerow(
+                [
+                    entry.slot.starts_at.astimezone(ZoneInfo(event.timezone)).isoformat(),
+                    entry.slot.ends_at.astimezone(ZoneInfo(event.timezone)).isoformat(),
+                    *(csv_cell(value) for value in (entry.table, *entry.people)),
+                ]
+            )
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="meetings-{event_id}.csv"'},
         )
 
     @post("/slots/{slot_id:int}/{action:str}", name="admin-slot")

@@ -21,6 +21,7 @@ from events.services.networking import (
     MeetingView,
     ProfileInput,
     ProfileView,
+    Schedule,
     Suggestion,
 )
 from events.web.api import require_json_body
@@ -92,6 +93,10 @@ class NetworkingApiController(Controller):
         if action == "cancel":
             return await networking.cancel_meeting(token, meeting_id)
         raise NotFoundException()
+
+    @get("/events/{event_id:int}/meetings", summary="The meeting schedule of an event (organisers)")
+    async def schedule(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> Schedule:
+        return await networking.meeting_schedule(require_actor(actor), event_id)
 
     @get("/events/{event_id:int}/directory", summary="The directory of an event (organisers)")
     async def organiser_directory(

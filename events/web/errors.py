@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -124,8 +125,14 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, localise(STATUS_MESSAGES[500]))
 
 
+def handle_conversion_error(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
+    """Form values a handler converted itself (msgspec.convert) that do not fit: 422, not 500."""
+    return _answer(request, 422, localise(STATUS_MESSAGES[422]), [{"message": str(exc)[:300]}])
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: handle_domain_error,
+    msgspec.ValidationError: handle_conversion_error,
     HTTPException: handle_http_exception,
     Exception: handle_unexpected,
 }

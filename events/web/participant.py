@@ -11,14 +11,14 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from events.services import consultations, feeds, notifications, registrations
+from events.services import consultations, feeds, networking, notifications, registrations
 from events.services import events as event_service
 from events.services.consents import purposes_for
 from events.services.consultations import BookingInput, SuitableBookingInput
@@ -178,7 +178,7 @@ class PrivatePageController(Controller):
     include_in_schema = False
 
     @get("/", name="private-page")
-    async def page(self, token: FromPath[str]) -> Template:
+    async def page(self, token: FromPath[str], tag: Annotated[str, QueryParameter(max_length=40)] = "") -> Template:
         view = await registrations.private_view(token)
         event = await event_service.get_event(view.registration["event"])
         context: dict[str, Any] = {"view": view, "event": event, "token": token}
@@ -187,6 +187,17 @@ class PrivatePageController(Controller):
             context.update(booking=booking, free_slots=await consultations.free_slots(event.id))
         if event.follow_up_event_id and view.registration["status"] == "confirmed":
             context["follow_up"] = await event_service.get_event(event.follow_up_event_id)
+        if event.kind == "networking" and view.registration["status"] == "confirmed":
+            profile = await networking.get_profile(token)
+            context["networking"] = {
+                "profile": profile,
+                "suggestions": await networking.suggestions(token) if profile.opt_in else [],
+                "directory": await networking.directory(token, tag=tag or None) if profile.opt_in else [],
+                "slots": await networking.free_meeting_slots(token),
+                "meetings": await networking.my_meetings(token) if profile.opt_in else [],
+                "vocabulary": networking.VOCABULARY,
+                "tag": tag,
+            }
         return Template("public/private.html", context=context, headers=PRIVATE)
 
     @get("/confirm", name="confirm-page")
@@ -217,6 +228,47 @@ class PrivatePageController(Controller):
         await consultations.reschedule(token, data.slot)
         return Redirect(f"/r/{token}", status_code=303)
 
+    @post("/profile", name="networking-profile")
+    async def profile(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Redirect:
+        form = await request.form()
+
+        def tags(name: str) -> list[str]:
+            return [t.strip() for t in str(form.get(name) or "").split(",") if t.strip()]
+
+        data = msgspec.convert(
+            {
+                "opt_in": form.get("opt_in") == "yes",
+                "display_name": str(form.get("display_name") or "")[:200],
+                "company": str(form.get("company") or "")[:200],
+                "sector": str(form.get("sector") or "")[:100],
+                "about": str(form.get("about") or "")[:2000],
+                "offers": tags("offers")[:15],
+                "looking_for": tags("looking_for")[:15],
+                "languages": [v for v in form.getall("languages", []) if v in ("nl", "fr", "en")],
+                "link": str(form.get("link") or "")[:300],
+            },
+            networking.ProfileInput,
+        )
+        await networking.put_profile(token, data)
+        return Redirect(f"/r/{token}#networking", status_code=303)
+
+    @post("/meetings", name="networking-request")
+    async def request_meeting(self, token: FromPath[str], data: URLEncodedBody[MeetingForm]) -> Redirect:
+        await networking.request_meeting(token, networking.MeetingRequest(with_profile=data.profile, slot=data.slot))
+        return Redirect(f"/r/{token}#meetings", status_code=303)
+
+    @post("/meetings/{meeting_id:int}/{action:str}", name="networking-meeting")
+    async def meeting_action(self, token: FromPath[str], meeting_id: FromPath[int], action: FromPath[str]) -> Redirect:
+        actions = {
+            "accept": networking.accept_meeting,
+            "decline": networking.decline_meeting,
+            "cancel": networking.cancel_meeting,
+        }
+        if action not in actions:
+            raise NotFound()
+        await actions[action](token, meeting_id)
+        return Redirect(f"/r/{token}#meetings", status_code=303)
+
     @post("/feed", name="rotate-feed")
     async def rotate(self, token: FromPath[str]) -> Redirect:
         await registrations.rotate_feed(token)
@@ -228,6 +280,11 @@ class PrivatePageController(Controller):
     ) -> Redirect:
         await registrations.set_consent(token, purpose_id, data.action == "give")
         return Redirect(f"/r/{token}#consents", status_code=303)
+
+
+class MeetingForm(msgspec.Struct):
+    profile: int
+    slot: int
 
 
 class RescheduleForm(msgspec.Struct):
