@@ -357,6 +357,7 @@ class NetworkingSettings(Table):
     meetings_start = Timestamptz()
     meetings_end = Timestamptz()
     max_pending = Integer(default=5)
+    vocabulary = Text(default="")  # the organisers' tags, comma-separated
 
 
 class MeetingSlot(Table):

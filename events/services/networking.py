@@ -272,6 +272,7 @@ class NetworkingInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         list[Annotated[str, msgspec.Meta(min_length=1, max_length=100)]], msgspec.Meta(min_length=1, max_length=200)
     ]
     max_pending: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    vocabulary: Annotated[list[Tag], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
 
 
 class MeetingSlotView(msgspec.Struct):
@@ -311,6 +312,7 @@ async def apply_networking(event_id: int, data: NetworkingInput) -> None:
         "meetings_start": start,
         "meetings_end": end,
         "max_pending": data.max_pending,
+        "vocabulary": _tags(data.vocabulary),
     }
     if await NetworkingSettings.exists().where(NetworkingSettings.event == event_id):
         await NetworkingSettings.update(values).where(NetworkingSettings.event == event_id)  # type: ignore[arg-type]
@@ -349,6 +351,13 @@ async def apply_networking(event_id: int, data: NetworkingInput) -> None:
             await MeetingTable.update({MeetingTable.position: position}).where(MeetingTable.id == tables[name]["id"])
         else:
             await MeetingTable.insert(MeetingTable(event=event_id, name=name, position=position))
+
+
+async def vocabulary(event_id: int) -> list[str]:
+    """The tags organisers suggest for this event (a default set until they choose)."""
+    row = await NetworkingSettings.select(NetworkingSettings.vocabulary).where(
+        NetworkingSettings.event == event_id).first()
+    return _split(row["vocabulary"]) if row and row["vocabulary"] else list(VOCABULARY)
 
 
 async def _my_profile(token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -195,7 +195,7 @@ class PrivatePageController(Controller):
                 "directory": await networking.directory(token, tag=tag or None) if profile.opt_in else [],
                 "slots": await networking.free_meeting_slots(token),
                 "meetings": await networking.my_meetings(token) if profile.opt_in else [],
-                "vocabulary": networking.VOCABULARY,
+                "vocabulary": await networking.vocabulary(event.id),
                 "tag": tag,
             }
         return Template("public/private.html", context=context, headers=PRIVATE)

@@ -35,6 +35,9 @@ async def test_the_schedule_page_cards_export_and_access(browser) -> None:
     accepted = await browser.post(f"/api/v1/me/{bob}/meetings/{meeting['id']}/accept")
     assert accepted.status_code == 200 and accepted.json()["table"] == "Zaal 1"
 
+    private = await browser.get(f"/r/{ann}")
+    assert "export markets" in private.text, "the organisers' vocabulary is offered on the profile form"
+
     schedule = (await browser.get(f"/api/v1/events/{event_id}/meetings", headers=headers)).json()
     assert schedule["accepted"] == 1 and schedule["pending"] == 0 and schedule["tables"] == ["Zaal 1", "Zaal 2"]
     assert schedule["entries"][0]["people"] == ['=HYPERLINK("x")', "Bob"]
