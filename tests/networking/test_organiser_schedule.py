@@ -21,6 +21,7 @@ async def test_the_schedule_page_cards_export_and_access(browser) -> None:
         "meetings_start": created["starts_at"],
         "meetings_end": created["ends_at"],
         "tables": ["Zaal 1", "Zaal 2"],
+        "vocabulary": ["financing", "export markets"],
     }
     assert (
         await browser.patch(f"/api/v1/events/{event_id}", json={"networking": networking}, headers=headers)
@@ -36,6 +37,7 @@ async def test_the_schedule_page_cards_export_and_access(browser) -> None:
     assert accepted.status_code == 200 and accepted.json()["table"] == "Zaal 1"
 
     private = await browser.get(f"/r/{ann}")
+    assert private.status_code == 200, private.status_code
     assert "export markets" in private.text, "the organisers' vocabulary is offered on the profile form"
 
     schedule = (await browser.get(f"/api/v1/events/{event_id}/meetings", headers=headers)).json()
