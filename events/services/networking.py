@@ -355,15 +355,20 @@ async def apply_networking(event_id: int, data: NetworkingInput) -> None:
 
 async def vocabulary(event_id: int) -> list[str]:
     """The tags organisers suggest for this event (a default set until they choose)."""
-    row = await NetworkingSettings.select(NetworkingSettings.vocabulary).where(
-        NetworkingSettings.event == event_id).first()
+    row = (
+        await NetworkingSettings.select(NetworkingSettings.vocabulary)
+        .where(NetworkingSettings.event == event_id)
+        .first()
+    )
     return _split(row["vocabulary"]) if row and row["vocabulary"] else list(VOCABULARY)
 
 
-async def _my_profile(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def _my_profile(token: str, *, listed: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One's profile; planning new meetings needs it listed, handling existing ones does not
+    (someone who opted out can still see and cancel what they agreed to)."""
     registration = await _participant(token)
     profile = await NetworkProfile.select().where(NetworkProfile.registration == registration["id"]).first()
-    if profile is None or not profile["opt_in"]:
+    if profile is None or (listed and not profile["opt_in"]):
         raise Conflict(N_("Join the directory (opt in) before planning meetings."))
     return registration, profile
 
@@ -427,7 +432,7 @@ async def request_meeting(token: str, data: MeetingRequest) -> int:
 
 
 async def _meeting_for(token: str, meeting_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    registration, me = await _my_profile(token)
+    registration, me = await _my_profile(token, listed=False)
     meeting = await Meeting.select().where(Meeting.id == meeting_id).first()
     if meeting is None or me["id"] not in (meeting["requester"], meeting["invitee"]):
         raise NotFound()
@@ -445,6 +450,9 @@ async def accept_meeting(token: str, meeting_id: int) -> MeetingView:
             assert meeting is not None
             if meeting["invitee"] != me["id"] or meeting["status"] != "pending":
                 raise Conflict(N_("Only a pending request sent to you can be accepted."))
+            listed = {row["id"] for row in await _visible(meeting["event"])}
+            if not {meeting["requester"], meeting["invitee"]} <= listed:
+                raise Conflict(N_("One of you is no longer in the directory."))
             used = {
                 row["meeting_table"]
                 for row in await Meeting.select(Meeting.meeting_table).where(
@@ -532,7 +540,7 @@ async def _meeting_view(meeting_id: int, me: int) -> MeetingView:
 
 
 async def my_meetings(token: str) -> list[MeetingView]:
-    _, me = await _my_profile(token)
+    _, me = await _my_profile(token, listed=False)
     rows = (
         await Meeting.select(Meeting.id)
         .where((Meeting.requester == me["id"]) | (Meeting.invitee == me["id"]))
@@ -623,3 +631,30 @@ async def meeting_schedule(actor: Actor, event_id: int) -> Schedule:
         held=sum(1 for m in accepted if slots[m["slot"]].ends_at <= now),
         pending=sum(1 for m in meetings if m["status"] == "pending"),
     )
+
+
+async def cancel_meetings_of(registration_id: int) -> int:
+    """A participant who cancels their registration leaves their meetings: the pending ones
+    lapse and the accepted ones are cancelled for both (CANCEL). Call inside the caller's
+    transaction. Returns how many accepted meetings were cancelled."""
+    profile = (
+        await NetworkProfile.select(NetworkProfile.id).where(NetworkProfile.registration == registration_id).first()
+    )
+    if profile is None:
+        return 0
+    mine = (Meeting.requester == profile["id"]) | (Meeting.invitee == profile["id"])
+    accepted = await Meeting.select().where(mine & (Meeting.status == "accepted"))
+    await Meeting.update({Meeting.status: "cancelled", Meeting.updated_at: datetime.now(UTC)}).where(
+        mine & (Meeting.status == "pending")
+    )
+    for meeting in accepted:
+        await MeetingSeat.delete().where(MeetingSeat.meeting == meeting["id"])
+        await Meeting.update(
+            {
+                Meeting.status: "cancelled",
+                Meeting.sequence: meeting["sequence"] + 1,
+                Meeting.updated_at: datetime.now(UTC),
+            }
+        ).where(Meeting.id == meeting["id"])
+        await notifications.notify_meeting(meeting["id"], "meeting_cancelled")
+    return len(accepted)

@@ -356,6 +356,11 @@ async def _cancel(registration: dict[str, Any], *, kind: str, actor: Actor | Non
         }
     ).where(Registration.id == registration["id"])
     facts = await notifications.load_event_facts(registration["event"])
+    if facts.row["kind"] == "networking":
+        # Imported here: networking builds on registrations (tokens, locks).
+        from events.services.networking import cancel_meetings_of
+
+        await cancel_meetings_of(registration["id"])
     if registration["slot"] is not None:
         # A consultation booking: the slot becomes free again; participant and advisor are told.
         await Slot.update({Slot.status: "free"}).where((Slot.id == registration["slot"]) & (Slot.status == "booked"))
