@@ -20,8 +20,9 @@ import msgspec
 
 from events.db import is_unique_violation, write_transaction
 from events.services import audit, consents, notifications, tokens
-from events.services.access import Actor, require_event_edit
+from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
+from events.services.hosts import require_editor, require_host
 from events.services.organisers import normalise_email
 from events.services.registrations import (
     ACTIVE,
@@ -32,7 +33,7 @@ from events.services.registrations import (
     lock_event,
 )
 from events.settings import get_settings
-from events.tables import Advisor, AvailabilityWindow, Consultation, Event, EventHost, Organisation, Registration, Slot
+from events.tables import Advisor, AvailabilityWindow, Consultation, Event, Organisation, Registration, Slot
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Language = Literal["nl", "fr", "en"]
@@ -480,14 +481,7 @@ class DayOverview(msgspec.Struct):
 
 async def day_overview(actor: Actor, event_id: int, advisor_id: int | None = None) -> DayOverview:
     """Advisors as columns, start times as rows: free, blocked, booked (with who and attendance)."""
-    event = await Event.select().where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = [
-        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    ]
-    if not any(actor.role_in(org) for org in (event["organisation"], *hosts)):
-        raise NotFound()
+    await require_host(actor, event_id)
     query = Advisor.select().where(Advisor.event == event_id)
     if advisor_id is not None:
         query = query.where(Advisor.id == advisor_id)
@@ -521,13 +515,9 @@ async def day_overview(actor: Actor, event_id: int, advisor_id: int | None = Non
 
 
 async def _require_editor(actor: Actor, event_id: int) -> dict[str, Any]:
+    await require_editor(actor, event_id)
     event = await Event.select().where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = [
-        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    ]
-    require_event_edit(actor, event["organisation"], hosts)
+    assert event is not None
     return event
 
 

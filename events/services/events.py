@@ -19,9 +19,10 @@ from piccolo.query import WhereRaw
 
 from events.db import write_transaction
 from events.services import audit, consultations, networking, notifications, registrations
-from events.services.access import Actor, require_event_edit, require_event_view
+from events.services.access import Actor, require_event_view
 from events.services.consultations import ConsultationInput
 from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
+from events.services.hosts import hosts_of, require_editor
 from events.services.networking import NetworkingInput
 from events.services.versions import bump_data_version
 from events.settings import DEFAULT_TIMEZONE, LANGUAGES, get_settings
@@ -351,17 +352,10 @@ async def create_event(actor: Actor, organisation_id: int, data: EventInput) -> 
 
 
 async def _load_for_edit(actor: Actor, event_id: int) -> dict[str, Any]:
+    await require_editor(actor, event_id)
     row = await Event.select().where(Event.id == event_id).first()
-    if row is None:
-        raise NotFound()
-    host_ids = await _host_ids(event_id)
-    require_event_edit(actor, row["organisation"], host_ids)
+    assert row is not None
     return row
-
-
-async def _host_ids(event_id: int) -> list[int]:
-    rows = await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    return [r["organisation"] for r in rows]
 
 
 async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
@@ -574,16 +568,9 @@ async def get_event(event_id: int, actor: Actor | None = None) -> EventView:
     if row is None:
         raise NotFound(N_("This event does not exist."))
     view = (await _views([row]))[0]
-    host_ids = await _host_ids(event_id)
-    require_event_view(actor, row["organisation"], host_ids, row["status"])
+    _, co_hosts = await hosts_of(event_id)
+    require_event_view(actor, row["organisation"], co_hosts, row["status"])
     return view
-
-
-async def owner_and_hosts(event_id: int) -> tuple[int, list[int]]:
-    row = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if row is None:
-        raise NotFound()
-    return row["organisation"], await _host_ids(event_id)
 
 
 async def hosted_by(organisation_slug: str) -> WhereRaw:

@@ -19,11 +19,11 @@ from events.db import is_unique_violation, write_transaction
 from events.services import notifications
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
+from events.services.hosts import require_host
 from events.services.registrations import by_token, lock_event
 from events.settings import get_settings
 from events.tables import (
     Event,
-    EventHost,
     Meeting,
     MeetingSeat,
     MeetingSlot,
@@ -223,14 +223,7 @@ async def directory(
 
 
 async def organiser_directory(actor: Actor, event_id: int) -> list[ProfileView]:
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = [
-        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    ]
-    if not any(actor.role_in(org) for org in (event["organisation"], *hosts)):
-        raise NotFound()
+    await require_host(actor, event_id)
     return [_view(row) for row in await _visible(event_id)]
 
 
@@ -585,14 +578,7 @@ class Schedule(msgspec.Struct):
 
 async def meeting_schedule(actor: Actor, event_id: int) -> Schedule:
     """The organisers' view: accepted meetings per slot and table, and the numbers."""
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = [
-        r["organisation"] for r in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    ]
-    if not any(actor.role_in(org) for org in (event["organisation"], *hosts)):
-        raise NotFound()
+    await require_host(actor, event_id)
     slots = {
         row["id"]: MeetingSlotView(row["id"], row["starts_at"], row["ends_at"])
         for row in await MeetingSlot.select().where(MeetingSlot.event == event_id).order_by(MeetingSlot.starts_at)

@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from events.db import write_transaction
-from events.services.access import Actor, require_event_edit
-from events.services.errors import N_, InvalidInput, NotFound
+from events.services.access import Actor
+from events.services.errors import N_, InvalidInput
+from events.services.hosts import require_editor
 from events.settings import LANGUAGES
-from events.tables import Event, EventHost, Question
+from events.tables import Question
 
 QuestionKind = Literal["short_text", "long_text", "single", "multiple", "yes_no"]
 MAX_ANSWER = {"short_text": 300, "long_text": 5000}
@@ -57,13 +58,7 @@ async def list_questions(event_id: int) -> list[QuestionView]:
 async def replace_questions(actor: Actor, event_id: int, questions: list[QuestionInput]) -> list[QuestionView]:
     """Set an event's questions (in order). Answers already given keep their question ids only
     for questions that stay; use PATCH-like edits in the back office to keep ids stable."""
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = [
-        row["organisation"] for row in await EventHost.select(EventHost.organisation).where(EventHost.event == event_id)
-    ]
-    require_event_edit(actor, event["organisation"], hosts)
+    await require_editor(actor, event_id)
     for question in questions:
         if not any(text.strip() for text in question.label.values()):
             raise InvalidInput(N_("Every question needs a label in at least one language."), field="label")

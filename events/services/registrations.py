@@ -21,6 +21,7 @@ from events.db import engine, is_unique_violation, write_transaction
 from events.services import audit, consents, notifications, tokens
 from events.services.access import Actor, require_event_edit
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
+from events.services.hosts import require_editor
 from events.services.organisers import normalise_email
 from events.services.questions import check_answers, list_questions
 from events.tables import Event, EventHost, Registration, Slot
@@ -400,13 +401,7 @@ async def _for_organiser(actor: Actor, registration_id: int) -> dict[str, Any]:
     registration = await Registration.select().where(Registration.id == registration_id).first()
     if registration is None:
         raise NotFound()
-    event = await Event.select(Event.organisation).where(Event.id == registration["event"]).first()
-    assert event is not None
-    hosts = [
-        row["organisation"]
-        for row in await EventHost.select(EventHost.organisation).where(EventHost.event == registration["event"])
-    ]
-    require_event_edit(actor, event["organisation"], hosts)
+    await require_editor(actor, registration["event"])
     return registration
 
 

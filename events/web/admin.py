@@ -18,6 +18,7 @@ from events.services import events as event_service
 from events.services.access import Actor
 from events.services.errors import NotFound
 from events.services.events import EventFilters
+from events.services.hosts import hosts_of
 from events.tables import Organisation
 from events.web.auth import rotate_session, session_organiser
 
@@ -97,7 +98,7 @@ class AdminController(Controller):
 
     @get("/events/{event_id:int}", name="admin-event")
     async def event_detail(self, organiser: NamedDependency[Actor], event_id: FromPath[int]) -> Template:
-        owner, hosts = await event_service.owner_and_hosts(event_id)
+        owner, hosts = await hosts_of(event_id)
         if not any(organiser.role_in(org) for org in (owner, *hosts)):
             raise NotFound()
         event = await event_service.get_event(event_id, organiser)
@@ -113,7 +114,7 @@ class AdminController(Controller):
         """A consultation day at a glance (and, with ?advisor=, one advisor's printable day sheet)."""
         overview = await consultations.day_overview(organiser, event_id, advisor)
         event = await event_service.get_event(event_id, organiser)
-        owner, _ = await event_service.owner_and_hosts(event_id)
+        owner, _ = await hosts_of(event_id)
         return Template(
             "admin/day.html",
             context={
