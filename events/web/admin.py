@@ -13,14 +13,18 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from events.services import consultations, networking, organisers, registrations
+from events.services import attendees, consultations, networking, organisers, registrations
 from events.services import events as event_service
 from events.services.access import Actor
+from events.services.attendees import neutralise
 from events.services.errors import NotFound
 from events.services.events import EventFilters
 from events.services.hosts import hosts_of
 from events.tables import Organisation
 from events.web.auth import rotate_session, session_organiser
+
+RegistrationStatus = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
+MailStatus = Literal["queued", "sending", "sent", "failed"]
 
 
 class BackTo(msgspec.Struct):
@@ -36,11 +40,6 @@ class LoginForm(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(max_length=254)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=500)] = "/admin"
-
-
-def csv_cell(value: str) -> str:
-    """Spreadsheets run cells that start with = + - @ (or a tab/CR) as formulas: neutralise them."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _safe_next(target: str) -> str:
@@ -151,7 +150,7 @@ class AdminController(Controller):
                 [
                     entry.slot.starts_at.astimezone(ZoneInfo(event.timezone)).isoformat(),
                     entry.slot.ends_at.astimezone(ZoneInfo(event.timezone)).isoformat(),
-                    *(csv_cell(value) for value in (entry.table, *entry.people)),
+                    *(neutralise(value) for value in (entry.table, *entry.people)),
                 ]
             )
         return Response(
@@ -159,6 +158,91 @@ class AdminController(Controller):
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="meetings-{event_id}.csv"'},
         )
+
+    @get("/events/{event_id:int}/attendees", name="admin-attendees")
+    async def attendee_list(
+        self,
+        organiser: NamedDependency[Actor],
+        event_id: FromPath[int],
+        q: Annotated[str, QueryParameter(max_length=100)] = "",
+        status: FromQuery[RegistrationStatus | None] = None,
+    ) -> Template:
+        people = await attendees.attendees(organiser, event_id, query=q, status=status)
+        event = await event_service.get_event(event_id, organiser)
+        owner, _ = await hosts_of(event_id)
+        return Template(
+            "admin/attendees.html",
+            context={
+                "organiser": organiser,
+                "event": event,
+                "people": people,
+                "q": q,
+                "status": status,
+                "can_edit": organiser.can_edit_for(owner),
+            },
+        )
+
+    @get("/events/{event_id:int}/attendees.csv", name="admin-attendees-csv")
+    async def attendees_csv(
+        self, request: Request[Any, Any, Any], organiser: NamedDependency[Actor], event_id: FromPath[int]
+    ) -> Response[str]:
+        header, rows = await attendees.export_table(organiser, event_id, request.scope["state"].get("language", "nl"))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="attendees-{event_id}.csv"',
+                "Cache-Control": "private",
+            },
+        )
+
+    @get("/events/{event_id:int}/attendees.xlsx", name="admin-attendees-xlsx")
+    async def attendees_xlsx(
+        self, request: Request[Any, Any, Any], organiser: NamedDependency[Actor], event_id: FromPath[int]
+    ) -> Response[bytes]:
+        header, rows = await attendees.export_table(organiser, event_id, request.scope["state"].get("language", "nl"))
+        body = attendees.to_xlsx(header, rows, f"Event {event_id}")
+        return Response(
+            body,
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={
+                "Content-Disposition": f'attachment; filename="attendees-{event_id}.xlsx"',
+                "Cache-Control": "private",
+            },
+        )
+
+    @post("/registrations/{registration_id:int}/{action:str}", name="admin-registration")
+    async def registration_action(
+        self,
+        organiser: NamedDependency[Actor],
+        registration_id: FromPath[int],
+        action: FromPath[str],
+        data: URLEncodedBody[BackTo],
+    ) -> Redirect:
+        actions = {
+            "approve": registrations.approve,
+            "reject": registrations.reject,
+            "cancel": registrations.cancel_by_organiser,
+            "move-up": registrations.move_up,
+        }
+        if action not in actions:
+            raise NotFound()
+        await actions[action](organiser, registration_id)
+        return Redirect(_safe_next(data.back), status_code=303)
+
+    @get("/mail", name="admin-mail")
+    async def mail(self, organiser: NamedDependency[Actor], status: FromQuery[MailStatus | None] = None) -> Template:
+        entries = await attendees.mail_log(organiser, status=status)
+        return Template("admin/mail.html", context={"organiser": organiser, "entries": entries, "status": status})
+
+    @post("/mail/{message_id:int}/resend", name="admin-mail-resend")
+    async def resend(self, organiser: NamedDependency[Actor], message_id: FromPath[int]) -> Redirect:
+        await attendees.resend(organiser, message_id)
+        return Redirect("/admin/mail", status_code=303)
 
     @post("/slots/{slot_id:int}/{action:str}", name="admin-slot")
     async def slot_action(

@@ -1,0 +1,188 @@
+"""Organisers' views of an event's people: the attendee list, its exports, and the mail log."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from events.db import write_transaction
+from events.services import audit
+from events.services.access import Actor
+from events.services.errors import N_, Conflict, NotFound
+from events.services.hosts import require_editor, require_host
+from events.services.questions import list_questions
+from events.settings import LANGUAGES
+from events.tables import OutboxMessage, Registration
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: Any) -> Any:
+    """Spreadsheets run a text cell that starts with = + - @ as a formula: prefix it with '."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class Attendee(msgspec.Struct):
+    id: int
+    name: str
+    email: str
+    phone: str
+    company: str
+    language: str
+    status: str
+    attendance: str
+    created_at: datetime
+    answers: dict[str, Any]
+
+
+async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str | None = None) -> list[Attendee]:
+    """The event's registrations for its hosts, filtered by status and a search in name, email
+    or company."""
+    await require_host(actor, event_id)
+    select = Registration.select().where(Registration.event == event_id)
+    if status:
+        select = select.where(Registration.status == status)
+    rows = await select.order_by(Registration.name).order_by(Registration.id)
+    needle = query.strip().lower()
+    return [
+        Attendee(
+            id=r["id"],
+            name=r["name"],
+            email=r["email"],
+            phone=r["phone"],
+            company=r["company"],
+            language=r["language"],
+            status=r["status"],
+            attendance=r["attendance"],
+            created_at=r["created_at"],
+            answers=json.loads(r["answers"] or "{}"),
+        )
+        for r in rows
+        if not needle or needle in f"{r['name']} {r['email']} {r['company']}".lower()
+    ]
+
+
+async def export_table(actor: Actor, event_id: int, language: str) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the attendee export, with one column per question; every text cell
+    neutralised against formula injection."""
+    people = await attendees(actor, event_id)
+    questions = await list_questions(event_id)
+    lang = language if language in LANGUAGES else "nl"
+    header = ["id", "name", "email", "phone", "company", "language", "status", "attendance", "registered_at"]
+    header += [q.label.get(lang) or next(iter(q.label.values()), str(q.id)) for q in questions]
+    rows = []
+    for person in people:
+        answers = [person.answers.get(str(q.id), "") for q in questions]
+        cells = [
+            person.id,
+            person.name,
+            person.email,
+            person.phone,
+            person.company,
+            person.language,
+            person.status,
+            person.attendance,
+            person.created_at.astimezone(UTC).isoformat(),
+        ]
+        cells += [
+            ", ".join(a) if isinstance(a, list) else ("yes" if a is True else "no" if a is False else a)
+            for a in answers
+        ]
+        rows.append([neutralise(cell) for cell in cells])
+    return [str(neutralise(h)) for h in header], rows
+
+
+def to_xlsx(header: list[str], rows: list[list[Any]], title: str) -> bytes:
+    """The same table as a real spreadsheet (openpyxl); cells are stored as values, never formulas."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = (title or "Attendees")[:31].translate(str.maketrans("", "", "[]:*?/\\")) or "Attendees"
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text stays text, even if it looks like a formula
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+class MailLogEntry(msgspec.Struct):
+    id: int
+    recipient: str
+    subject: str
+    kind: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+    event: int | None
+
+
+async def mail_log(
+    actor: Actor, *, event_id: int | None = None, status: str | None = None, limit: int = 200
+) -> list[MailLogEntry]:
+    """Outbox messages of the actor's organisations (or of one event they host), newest first."""
+    if event_id is not None:
+        await require_host(actor, event_id)
+        select = OutboxMessage.select().where(OutboxMessage.event == event_id)
+    else:
+        select = OutboxMessage.select().where(OutboxMessage.organisation.is_in(list(actor.roles) or [-1]))
+    if status:
+        select = select.where(OutboxMessage.status == status)
+    rows = await select.order_by(OutboxMessage.id, ascending=False).limit(limit)
+    return [
+        MailLogEntry(
+            id=r["id"],
+            recipient=r["recipient"],
+            subject=r["subject"],
+            kind=r["kind"],
+            status=r["status"],
+            attempts=r["attempts"],
+            last_error=r["last_error"],
+            created_at=r["created_at"],
+            sent_at=r["sent_at"],
+            event=r["event"],
+        )
+        for r in rows
+    ]
+
+
+async def resend(actor: Actor, message_id: int) -> None:
+    """Queue a failed (or sent) message again, same Message-ID, attempts reset."""
+    row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
+    if row is None or row["organisation"] not in actor.roles:
+        raise NotFound()
+    if row["event"] is not None:
+        await require_editor(actor, row["event"])
+    elif not actor.can_edit_for(row["organisation"]):
+        raise NotFound()
+    if row["status"] in ("queued", "sending"):
+        raise Conflict(N_("This message is still on its way."))
+    async with write_transaction():
+        await OutboxMessage.update(
+            {
+                OutboxMessage.status: "queued",
+                OutboxMessage.attempts: 0,
+                OutboxMessage.next_attempt_at: datetime.now(UTC),
+                OutboxMessage.last_error: "",
+                OutboxMessage.lease_until: None,
+            }
+        ).where(OutboxMessage.id == message_id)
+        await audit.record(actor, "mail.resent", organisation_id=row["organisation"], target=f"mail:{message_id}")
