@@ -234,6 +234,32 @@ class AdminController(Controller):
         await actions[action](organiser, registration_id)
         return Redirect(_safe_next(data.back), status_code=303)
 
+    @get("/events/{event_id:int}/check-in", name="admin-check-in")
+    async def check_in(
+        self,
+        organiser: NamedDependency[Actor],
+        event_id: FromPath[int],
+        q: Annotated[str, QueryParameter(max_length=100)] = "",
+    ) -> Template:
+        """At the door, on a phone: find a confirmed person by name, check in with one tap, undo."""
+        people = await attendees.attendees(organiser, event_id, query=q, status="confirmed")
+        event = await event_service.get_event(event_id, organiser)
+        owner, _ = await hosts_of(event_id)
+        checked = sum(
+            1 for p in await attendees.attendees(organiser, event_id, status="confirmed") if p.attendance == "attended"
+        )
+        return Template(
+            "admin/check_in.html",
+            context={
+                "organiser": organiser,
+                "event": event,
+                "people": people,
+                "q": q,
+                "checked": checked,
+                "can_edit": organiser.can_edit_for(owner),
+            },
+        )
+
     @get("/mail", name="admin-mail")
     async def mail(self, organiser: NamedDependency[Actor], status: FromQuery[MailStatus | None] = None) -> Template:
         entries = await attendees.mail_log(organiser, status=status)
