@@ -186,3 +186,74 @@ async def resend(actor: Actor, message_id: int) -> None:
             }
         ).where(OutboxMessage.id == message_id)
         await audit.record(actor, "mail.resent", organisation_id=row["organisation"], target=f"mail:{message_id}")
+
+
+class EventHealth(msgspec.Struct):
+    """What an organiser sees of an event on the dashboard."""
+
+    event_id: int
+    confirmed: int
+    capacity: int | None
+    waitlisted: int
+    pending_approval: int
+    failed_mails: int
+
+    @property
+    def overbooked(self) -> bool:
+        return self.capacity is not None and self.confirmed > self.capacity
+
+    @property
+    def needs_attention(self) -> bool:
+        return self.overbooked or self.pending_approval > 0 or self.failed_mails > 0
+
+    @property
+    def fill_percent(self) -> int | None:
+        if not self.capacity:
+            return None
+        return min(100, round(100 * self.confirmed / self.capacity))
+
+
+async def event_health(events: list[tuple[int, int | None]]) -> dict[int, EventHealth]:
+    """Counts per event in two grouped queries, whatever the number of events."""
+    ids = [event_id for event_id, _ in events] or [-1]
+    placeholders = ", ".join("{}" for _ in ids)
+    counts = await Registration.raw(
+        f"SELECT event, status, COUNT(*) AS n FROM registration WHERE event IN ({placeholders}) "  # noqa: S608
+        "GROUP BY event, status",
+        *ids,
+    )
+    failed = await OutboxMessage.raw(
+        f"SELECT event, COUNT(*) AS n FROM outbox_message WHERE status = 'failed' AND event IN ({placeholders}) "  # noqa: S608
+        "GROUP BY event",
+        *ids,
+    )
+    by_status: dict[tuple[int, str], int] = {(row["event"], row["status"]): int(row["n"]) for row in counts}
+    failures = {row["event"]: int(row["n"]) for row in failed}
+    return {
+        event_id: EventHealth(
+            event_id=event_id,
+            capacity=capacity,
+            confirmed=by_status.get((event_id, "confirmed"), 0),
+            waitlisted=by_status.get((event_id, "waitlisted"), 0),
+            pending_approval=by_status.get((event_id, "pending_approval"), 0),
+            failed_mails=failures.get(event_id, 0),
+        )
+        for event_id, capacity in events
+    }
+
+
+async def recent_registrations(actor: Actor, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest registrations for events of the actor's organisations (owned or co-hosted)."""
+    from events.services.events import EventFilters, list_events
+
+    page = await list_events(EventFilters(), organisation_ids=list(actor.roles), include_drafts=True, page_size=200)
+    titles = {event.id: event.title for event in page.items}
+    rows = (
+        await Registration.select(
+            Registration.id, Registration.event, Registration.name, Registration.status, Registration.created_at
+        )
+        .where(Registration.event.is_in(list(titles) or [-1]))
+        .order_by(Registration.id, ascending=False)
+        .limit(limit)
+    )
+    return [{**row, "title": titles[row["event"]]} for row in rows]

@@ -90,9 +90,18 @@ class AdminController(Controller):
         ids = list(organiser.roles)
         orgs = await Organisation.select().where(Organisation.id.is_in(ids or [-1])).order_by(Organisation.slug)
         page = await event_service.list_events(EventFilters(), organisation_ids=ids, include_drafts=True, page_size=100)
+        health = await attendees.event_health([(event.id, event.capacity) for event in page.items])
+        attention = [event for event in page.items if health[event.id].needs_attention]
         return Template(
             "admin/dashboard.html",
-            context={"organiser": organiser, "organisations": orgs, "events": page.items},
+            context={
+                "organiser": organiser,
+                "organisations": orgs,
+                "events": page.items,
+                "health": health,
+                "attention": attention,
+                "recent": await attendees.recent_registrations(organiser),
+            },
         )
 
     @get("/events/{event_id:int}", name="admin-event")
