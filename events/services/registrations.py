@@ -19,12 +19,12 @@ from piccolo.engine.postgres import PostgresEngine
 
 from events.db import engine, is_unique_violation, write_transaction
 from events.services import audit, consents, notifications, tokens
-from events.services.access import Actor, require_event_edit
+from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
-from events.services.hosts import require_editor
+from events.services.hosts import hosts_of, require_editor, require_host
 from events.services.organisers import normalise_email
 from events.services.questions import check_answers, list_questions
-from events.tables import Event, EventHost, Registration, Slot
+from events.tables import Event, Registration, Slot
 
 ACTIVE = ("pending_email", "pending_approval", "confirmed", "waitlisted")
 Status = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
@@ -177,11 +177,6 @@ def _check_open(event: dict[str, Any], now: datetime) -> None:
         raise Conflict(N_("Registration for this event is closed."))
 
 
-async def _host_ids(event: dict[str, Any]) -> list[int]:
-    rows = await EventHost.select(EventHost.organisation).where(EventHost.event == event["id"])
-    return [event["organisation"], *(row["organisation"] for row in rows)]
-
-
 async def _already_registered(event_id: int, email_key: str) -> RegistrationResult:
     """A second attempt creates nothing and re-sends the private link (at most once an hour)."""
     async with write_transaction():
@@ -223,11 +218,9 @@ async def clean_participant(data: RegistrationInput, event_id: int) -> Participa
     phone = _clean_text(data.phone, "phone", N_("Enter a valid phone number."))
     company = _clean_text(data.company, "company", N_("A company name cannot contain line breaks."))
     answers = check_answers(await list_questions(event_id), data.answers)
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound(N_("This event does not exist."))
+    owner, co_hosts = await hosts_of(event_id)
     wanted = set(data.consents)
-    purposes = [p for p in await consents.purposes_for(await _host_ids({"id": event_id, **event})) if p.id in wanted]
+    purposes = [p for p in await consents.purposes_for([owner, *co_hosts]) if p.id in wanted]
     if len(purposes) != len(wanted):
         raise InvalidInput(N_("Unknown consent purpose."), field="consents")
     return Participant(
@@ -514,9 +507,8 @@ class PrivateView(msgspec.Struct, kw_only=True):
 
 async def private_view(token: str) -> PrivateView:
     registration = await by_token(token)
-    event = await Event.select(Event.organisation).where(Event.id == registration["event"]).first()
-    assert event is not None
-    purposes = await consents.purposes_for(await _host_ids({"id": registration["event"], **event}))
+    owner, co_hosts = await hosts_of(registration["event"])
+    purposes = await consents.purposes_for([owner, *co_hosts])
     return PrivateView(
         registration=registration,
         waitlist_position=await waitlist_position(registration),
@@ -602,12 +594,7 @@ async def list_for_organiser(
     actor: Actor, event_id: int, *, status: str | None, page: int, page_size: int
 ) -> tuple[list[RegistrationRow], bool]:
     """Registrations of an event for its hosts (any role); others get 404."""
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    host_ids = await _host_ids({"id": event_id, **event})
-    if not any(actor.role_in(org) for org in host_ids):
-        raise NotFound()
+    await require_host(actor, event_id)
     query = Registration.select().where(Registration.event == event_id)
     if status:
         query = query.where(Registration.status == status)
@@ -641,11 +628,7 @@ async def list_for_organiser(
 
 async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> int:
     """Mail every confirmed participant of an event through the outbox; returns the count."""
-    event = await Event.select(Event.organisation).where(Event.id == event_id).first()
-    if event is None:
-        raise NotFound()
-    hosts = await _host_ids({"id": event_id, **event})
-    require_event_edit(actor, hosts[0], hosts[1:])
+    owner = await require_editor(actor, event_id)
     if any(c in subject for c in "\r\n\0"):
         raise InvalidInput(N_("A subject cannot contain line breaks."), field="subject")
     async with write_transaction():
@@ -653,7 +636,7 @@ async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> 
         recipients = await Registration.select().where(
             (Registration.event == event_id) & (Registration.status == "confirmed")
         )
-        rows = await audit_broadcast(actor, event["organisation"], event_id, len(recipients))
+        rows = await audit_broadcast(actor, owner, event_id, len(recipients))
         for registration in recipients:
             await notifications.queue_plain_mail(
                 facts,
