@@ -57,6 +57,22 @@ class Membership(Table):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class Invitation(Table):
+    """An invitation to join an organisation's team; accepted through a link in a mail."""
+
+    id: Serial
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade)
+    email = Varchar(length=254)
+    role = Varchar(length=10, default="viewer")  # owner | editor | viewer
+    # SHA-256 of the link's token (256 random bits), like API tokens.
+    token_hash = Varchar(length=64, unique=True)
+    invited_by = Integer(null=True, default=None)  # Organiser id
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    accepted_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 class Venue(Table):
     id: Serial
     organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, null=True)
@@ -82,6 +98,13 @@ class Series(Table):
     # RFC 5545 RRULE, expanded in the series' timezone; occurrences are ordinary events.
     rrule = Text(default="")
     timezone = Varchar(length=64, default="Europe/Brussels")
+    # The first occurrence's local start ("2027-01-05T18:00") and every occurrence's length.
+    dtstart_local = Varchar(length=16, default="")
+    duration_minutes = Integer(default=60)
+    # Local dates ("2027-04-06,2027-07-06") the rule skips (RFC 5545 EXDATE).
+    exdates = Text(default="")
+    # The occurrence whose settings (texts, venue, capacity, questions) new occurrences copy.
+    template_event = Integer(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
 
@@ -114,6 +137,9 @@ class Event(Table):
     registration_closes_at = Timestamptz(null=True, default=None)
     # An info session can offer follow-up 1:1 slots on a consultation day.
     follow_up_event = Integer(null=True, default=None)
+    # For an occurrence of a series: the start the rule gave it (its RECURRENCE-ID), kept when
+    # the occurrence itself is moved, so "this and following" still knows where it stands.
+    series_original_start = Timestamptz(null=True, default=None)
     reminder_hours = Varchar(length=100, default="48,2")  # comma-separated offsets
     status = Varchar(length=10, default="draft", index=True)  # draft | published | cancelled
     uid = Varchar(length=200, unique=True)
@@ -184,6 +210,12 @@ class Registration(Table):
     # CANCEL always carries a higher SEQUENCE than what their calendar holds.
     ical_sequence = Integer(default=-1)
     ical_method = Varchar(length=10, default="")
+    # How the registration came in: form | api | organiser (added by hand in the back office).
+    source = Varchar(length=10, default="form")
+    # Facts for statistics: when the person joined the waitlist and when they got a seat from it.
+    waitlisted_at = Timestamptz(null=True, default=None)
+    promoted_at = Timestamptz(null=True, default=None)
+    checked_in_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     cancelled_at = Timestamptz(null=True, default=None)

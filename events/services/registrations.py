@@ -116,9 +116,10 @@ async def _reload(registration_id: int) -> dict[str, Any]:
 
 
 async def _confirm_with_invite(facts: notifications.EventFacts, registration: dict[str, Any], kind: str) -> None:
-    await Registration.update({Registration.status: "confirmed", Registration.updated_at: _now()}).where(
-        Registration.id == registration["id"]
-    )
+    changes: dict[Any, Any] = {Registration.status: "confirmed", Registration.updated_at: _now()}
+    if registration["status"] == "waitlisted":
+        changes[Registration.promoted_at] = _now()
+    await Registration.update(changes).where(Registration.id == registration["id"])
     row = await _reload(registration["id"])
     await notifications.queue_registration_mail(facts, row, kind, "REQUEST", manage_url=tokens.manage_url(row))
 
@@ -130,9 +131,9 @@ async def _seat_or_waitlist(facts: notifications.EventFacts, registration: dict[
         return "confirmed"
     if not facts.row["waitlist"]:
         raise Conflict(N_("This event is full."))
-    await Registration.update({Registration.status: "waitlisted", Registration.updated_at: _now()}).where(
-        Registration.id == registration["id"]
-    )
+    await Registration.update(
+        {Registration.status: "waitlisted", Registration.updated_at: _now(), Registration.waitlisted_at: _now()}
+    ).where(Registration.id == registration["id"])
     row = await _reload(registration["id"])
     await notifications.queue_plain_mail(facts, row, "waitlisted", position=await waitlist_position(row))
     return "waitlisted"
