@@ -28,6 +28,12 @@ from events.db import close_pool, open_pool
 from events.mail.worker import run_worker
 from events.settings import Settings, get_settings
 from events.web.admin import AdminController, LoginController
+from events.web.admin_event_parts import AdminEventPartsController
+from events.web.admin_events import AdminEventFormController
+from events.web.admin_people import AdminPeopleController
+from events.web.admin_series import AdminSeriesController
+from events.web.admin_stats import AdminStatisticsController
+from events.web.admin_team import AdminTeamController, InvitationController
 from events.web.api import EventApiController
 from events.web.api_consultations import ConsultationApiController, advisor_feed
 from events.web.api_networking import NetworkingApiController
@@ -145,7 +151,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # Only the organiser pages carry a session: public pages and feeds stay cookie-free.
             Router(
                 path="/",
-                route_handlers=[LoginController, AdminController, DevMailController],
+                route_handlers=[
+                    LoginController,
+                    AdminController,
+                    AdminEventFormController,
+                    AdminEventPartsController,
+                    AdminSeriesController,
+                    AdminPeopleController,
+                    AdminStatisticsController,
+                    AdminTeamController,
+                    InvitationController,
+                    DevMailController,
+                ],
                 middleware=organiser_middleware,
             ),
             EventApiController,
