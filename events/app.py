@@ -139,7 +139,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RateLimitConfig(
                 rate_limit=("minute", 20),
                 store="rate_limit",
-                check_throttle_handler=lambda request: request.method == "POST" and request.url.path == "/login",
+                # Accepting an invitation with an existing account also checks a password.
+                check_throttle_handler=lambda request: (
+                    request.method == "POST"
+                    and (request.url.path == "/login" or request.url.path.startswith("/invitations/"))
+                ),
             ).middleware
         )
     app_middleware: list[Any] = [security_headers_middleware, language_middleware]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -192,19 +193,43 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token: `token` exists only here (the database keeps its hash), so show it once."""
+
+    id: int
+    token: str
+    prefix: str
+
+
+async def issue_api_token(organisation_id: int, *, role: str, name: str = "", actor: Actor = CLI_ACTOR) -> IssuedToken:
+    """Store a new token's hash for the organisation and audit it; call inside a write transaction
+    or on its own (it opens one)."""
+    _check_role(role)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    async with write_transaction():
+        rows = await ApiToken.insert(
+            ApiToken(
+                organisation=organisation_id, name=name, token_hash=_token_hash(token), prefix=token[:10], role=role
+            )
+        )
+        token_id = int(rows[0]["id"])
+        await audit.record(
+            actor,
+            "api_token.created",
+            organisation_id=organisation_id,
+            target=f"token:{token_id}",
+            role=role,
+            name=name,
+        )
+    return IssuedToken(id=token_id, token=token, prefix=token[:10])
+
+
 async def create_api_token(organisation_slug: str, *, role: str = "editor", name: str = "") -> str:
     """A new API token for the organisation; only its hash is stored, so show it once."""
     _check_role(role)
     org_id = await organisation_id(organisation_slug)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with write_transaction():
-        rows = await ApiToken.insert(
-            ApiToken(organisation=org_id, name=name, token_hash=_token_hash(token), prefix=token[:10], role=role)
-        )
-        await audit.record(
-            CLI_ACTOR, "api_token.created", organisation_id=org_id, target=f"token:{rows[0]['id']}", role=role
-        )
-    return token
+    return (await issue_api_token(org_id, role=role, name=name)).token
 
 
 async def token_actor(token: str) -> Actor | None:
