@@ -59,14 +59,7 @@ async def replace_questions(actor: Actor, event_id: int, questions: list[Questio
     """Set an event's questions (in order). Answers already given keep their question ids only
     for questions that stay; use PATCH-like edits in the back office to keep ids stable."""
     await require_editor(actor, event_id)
-    for question in questions:
-        if not any(text.strip() for text in question.label.values()):
-            raise InvalidInput(N_("Every question needs a label in at least one language."), field="label")
-        if question.kind in ("single", "multiple") and len(question.options) < 2:
-            raise InvalidInput(N_("A choice question needs at least two options."), field="options")
-        keys = [option.key for option in question.options]
-        if len(set(keys)) != len(keys):
-            raise InvalidInput(N_("Option keys must be unique within a question."), field="options")
+    check_questions(questions)
     async with write_transaction():
         await Question.delete().where(Question.event == event_id)
         for position, question in enumerate(questions):
@@ -81,6 +74,43 @@ async def replace_questions(actor: Actor, event_id: int, questions: list[Questio
                 )
             )
     return await list_questions(event_id)
+
+
+def check_questions(questions: list[QuestionInput]) -> None:
+    """The rules every set of questions obeys; raises InvalidInput on the first problem."""
+    for question in questions:
+        if not any(text.strip() for text in question.label.values()):
+            raise InvalidInput(N_("Every question needs a label in at least one language."), field="label")
+        if question.kind in ("single", "multiple") and len(question.options) < 2:
+            raise InvalidInput(N_("A choice question needs at least two options."), field="options")
+        keys = [option.key for option in question.options]
+        if len(set(keys)) != len(keys):
+            raise InvalidInput(N_("Option keys must be unique within a question."), field="options")
+
+
+async def edit_questions(event_id: int, questions: list[tuple[int | None, QuestionInput]]) -> None:
+    """Set an event's questions (in order) keeping the id, and so the answers already given, of
+    every question that stays; `None` adds a question, an id left out removes one. Call inside
+    the use case's write transaction, after checking the actor may edit the event."""
+    check_questions([question for _, question in questions])
+    existing = {row["id"] for row in await Question.select(Question.id).where(Question.event == event_id)}
+    kept = {question_id for question_id, _ in questions if question_id in existing}
+    gone = existing - kept
+    if gone:
+        await Question.delete().where(Question.id.is_in(list(gone)))
+    for position, (question_id, question) in enumerate(questions):
+        values: dict[str, Any] = {
+            "position": position,
+            "kind": question.kind,
+            "required": question.required,
+            "options": json.dumps([msgspec.to_builtins(option) for option in question.options]),
+            **{f"label_{lang}": question.label.get(lang, "").strip() for lang in LANGUAGES},  # type: ignore[call-overload]
+        }
+        if question_id in kept:
+            kept.discard(question_id)  # an id sent twice updates once; the second becomes new
+            await Question.update(values).where(Question.id == question_id)  # type: ignore[arg-type]
+        else:
+            await Question.insert(Question(event=event_id, **values))
 
 
 def check_answers(questions: list[QuestionView], answers: dict[str, Any]) -> dict[str, Any]:
