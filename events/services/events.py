@@ -419,7 +419,7 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
             if wanted:
                 await EventHost.insert(*[EventHost(event=event_id, organisation=oid) for oid in wanted])
         changed = {k: v for k, v in changes.items() if row.get(k) != v}
-        material = any(name in changed for name in MATERIAL_FIELDS)
+        material = bool(material_changes(row, changes))
         if changed or "hosts" in given:
             values: dict[Column | str, Any] = {"updated_at": _now()}
             values.update(changed)
@@ -631,3 +631,11 @@ async def list_events(
         )
     rows = await query.order_by(Event.starts_at).order_by(Event.id).offset((page - 1) * page_size).limit(page_size + 1)
     return EventPage(items=await _views(rows[:page_size]), page=page, has_next=len(rows) > page_size)
+
+
+def material_changes(row: dict[str, Any], changes: dict[str, Any]) -> list[str]:
+    """The columns among `changes` (column name → new stored value) that differ from the event's
+    `row` and that a calendar must act on: any of them raises the SEQUENCE and, on a published
+    event, sends everyone confirmed an updated invite. The back office asks the same question to
+    warn before saving."""
+    return [name for name in MATERIAL_FIELDS if name in changes and row.get(name) != changes[name]]
