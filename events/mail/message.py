@@ -3,10 +3,17 @@
 multipart/mixed
 ├── multipart/alternative: text/plain, text/html, text/calendar; method=…  (Outlook, Gmail)
 └── invite.ics as application/ics                                          (everyone else)
+
+A confirmation that carries a check-in code references its QR code from the HTML as
+`cid:check-in.<code>@trefpunt`; the PNG is made here from that reference, and the HTML becomes
+multipart/related (text/html + image/png, inline). The outbox stores no image: a resend draws
+the same code again.
 """
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -47,6 +54,24 @@ def _address(email: str, name: str) -> Address:
     return Address(display_name=one_line(name), username=local, domain=domain)
 
 
+CHECK_IN_CID = re.compile(r'src="cid:(check-in\.([0-9]{1,12}-[A-Z2-7]{8})@trefpunt)"')
+
+
+def check_in_cid(code: str) -> str:
+    """The Content-ID (without <>) under which a mail's HTML finds the QR code of `code`."""
+    return f"check-in.{code}@trefpunt"
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code of `text` as a PNG, large enough to scan from a phone screen."""
+    import segno
+
+    buffer = io.BytesIO()
+    # make_qr, not make: a Micro QR code would be smaller, but phone scanners do not read it.
+    segno.make_qr(text, error="m").save(buffer, kind="png", scale=8, border=4)
+    return buffer.getvalue()
+
+
 def build_message(parts: MailParts) -> EmailMessage:
     message = EmailMessage()
     message["From"] = _address(parts.sender_address, parts.sender_name)
@@ -59,6 +84,18 @@ def build_message(parts: MailParts) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(parts.text_body, subtype="plain", charset="utf-8")
     message.add_alternative(parts.html_body, subtype="html", charset="utf-8")
+    qr = CHECK_IN_CID.search(parts.html_body)
+    if qr:
+        html_part = next(part for part in message.iter_parts() if part.get_content_type() == "text/html")
+        assert isinstance(html_part, EmailMessage)
+        html_part.add_related(
+            qr_png(qr.group(2)),
+            maintype="image",
+            subtype="png",
+            cid=f"<{qr.group(1)}>",
+            disposition="inline",
+            filename="check-in.png",
+        )
     if parts.ics:
         _attach_calendar(message, parts.ics, parts.ics_method)
     # After make_mixed(), which moves Content-* headers into the first part.

@@ -164,10 +164,13 @@ async def mail_log(
     ]
 
 
-async def resend(actor: Actor, message_id: int) -> None:
-    """Queue a failed (or sent) message again, same Message-ID, attempts reset."""
+async def resend(actor: Actor, message_id: int, *, registration_id: int | None = None) -> None:
+    """Queue a failed (or sent) message again, same Message-ID, attempts reset. With
+    `registration_id`, only a message of that registration (404 otherwise)."""
     row = await OutboxMessage.select().where(OutboxMessage.id == message_id).first()
     if row is None or row["organisation"] not in actor.roles:
+        raise NotFound()
+    if registration_id is not None and row["registration"] != registration_id:
         raise NotFound()
     if row["event"] is not None:
         await require_editor(actor, row["event"])
@@ -257,3 +260,147 @@ async def recent_registrations(actor: Actor, limit: int = 10) -> list[dict[str, 
         .limit(limit)
     )
     return [{**row, "title": titles[row["event"]]} for row in rows]
+
+
+# One person, as the back office shows them -----------------------------------------------------
+
+
+class AnswerLine(msgspec.Struct):
+    question: dict[str, str]  # label per language
+    answer: str
+
+
+class ConsentLine(msgspec.Struct):
+    text: dict[str, str]  # the purpose's wording per language
+    action: str  # given | withdrawn
+    version: int
+    source: str
+    at: datetime
+
+
+class HistoryLine(msgspec.Struct):
+    what: str  # registered | waitlisted | promoted | checked_in | cancelled
+    at: datetime
+
+
+class PersonMail(msgspec.Struct):
+    id: int
+    kind: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class PersonView(msgspec.Struct, kw_only=True):
+    id: int
+    event_id: int
+    name: str
+    email: str
+    phone: str
+    company: str
+    language: str
+    status: str
+    attendance: str
+    source: str
+    answers: list[AnswerLine]
+    consents: list[ConsentLine]
+    history: list[HistoryLine]
+    mails: list[PersonMail]
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+async def person(actor: Actor, registration_id: int) -> PersonView:
+    """A registration with its answers, consent ledger, the moments its row records, and every
+    mail queued for it; any host of its event may look (404 for everyone else)."""
+    from events.tables import Consent, ConsentPurpose
+
+    row = await Registration.select().where(Registration.id == registration_id).first()
+    if row is None:
+        raise NotFound()
+    await require_host(actor, row["event"])
+    answers = json.loads(row["answers"] or "{}")
+    labels = {str(q.id): q.label for q in await list_questions(row["event"])}
+    lines = [
+        AnswerLine(question=labels.get(key, {"en": key}), answer=_answer_text(value))
+        for key, value in answers.items()
+        if value not in ("", None, [])
+    ]
+    ledger = await Consent.select().where(Consent.registration == registration_id).order_by(Consent.id)
+    purposes = {
+        p["id"]: p
+        for p in await ConsentPurpose.select().where(
+            ConsentPurpose.id.is_in([entry["purpose"] for entry in ledger] or [-1])
+        )
+    }
+    consent_lines = [
+        ConsentLine(
+            text={
+                lang: purposes[c["purpose"]][f"text_{lang}"]
+                for lang in LANGUAGES
+                if purposes[c["purpose"]][f"text_{lang}"]
+            },
+            action=c["action"],
+            version=c["wording_version"],
+            source=c["source"],
+            at=c["created_at"],
+        )
+        for c in ledger
+        if c["purpose"] in purposes
+    ]
+    moments = [
+        ("registered", row["created_at"]),
+        ("waitlisted", row["waitlisted_at"]),
+        ("promoted", row["promoted_at"]),
+        ("checked_in", row["checked_in_at"]),
+        ("cancelled", row["cancelled_at"]),
+    ]
+    history = sorted((HistoryLine(what=what, at=at) for what, at in moments if at is not None), key=lambda h: h.at)
+    mails = (
+        await OutboxMessage.select()
+        .where(OutboxMessage.registration == registration_id)
+        .order_by(OutboxMessage.id, ascending=False)
+    )
+    return PersonView(
+        id=row["id"],
+        event_id=row["event"],
+        name=row["name"],
+        email=row["email"],
+        phone=row["phone"],
+        company=row["company"],
+        language=row["language"],
+        status=row["status"],
+        attendance=row["attendance"],
+        source=row["source"],
+        answers=lines,
+        consents=consent_lines,
+        history=history,
+        mails=[
+            PersonMail(
+                id=m["id"],
+                kind=m["kind"],
+                subject=m["subject"],
+                status=m["status"],
+                attempts=m["attempts"],
+                last_error=m["last_error"],
+                created_at=m["created_at"],
+                sent_at=m["sent_at"],
+            )
+            for m in mails
+        ],
+    )
+
+
+async def attendance_sheet(actor: Actor, event_id: int) -> list[Attendee]:
+    """Confirmed people sorted by name (case-insensitively), for the sheet they sign."""
+    people = await attendees(actor, event_id, status="confirmed")
+    return sorted(people, key=lambda p: (p.name.casefold(), p.id))

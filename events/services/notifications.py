@@ -14,6 +14,7 @@ from typing import Any, Literal
 from events.calendar import links
 from events.calendar.ics import Attendee, CalendarItem, build_invite
 from events.i18n import pick_translation
+from events.mail.message import check_in_cid
 from events.mail.outbox import OutgoingMail, enqueue
 from events.mail.render import RenderedMail, render_mail
 from events.services import tokens
@@ -21,6 +22,9 @@ from events.settings import LANGUAGES, get_settings
 from events.tables import Event, Registration
 
 Method = Literal["REQUEST", "CANCEL"]
+
+# The mails that give someone their seat also give them a check-in code (text and QR code).
+CHECK_IN_KINDS = frozenset({"invitation", "approved", "promoted"})
 
 
 def next_sequence(event_sequence: int, last_sent: int, last_method: str, method: Method) -> int:
@@ -137,6 +141,10 @@ async def queue_registration_mail(
     if follow_up and method == "REQUEST" and registration.get("token_nonce"):
         token = tokens.derive("manage", registration["token_nonce"])
         follow_up_url = f"{get_settings().base_url}/events/{follow_up}?from={token}"
+    check_in: dict[str, str] = {}
+    if kind in CHECK_IN_KINDS and method == "REQUEST" and registration.get("token_nonce"):
+        code = tokens.check_in_code(registration["id"], registration["token_nonce"])
+        check_in = {"check_in_code": code, "check_in_cid": check_in_cid(code)}
     rendered = render_mail(
         kind,
         language,
@@ -144,6 +152,7 @@ async def queue_registration_mail(
         manage_url=manage_url,
         follow_up_url=follow_up_url,
         **facts.mail_context(language),
+        **check_in,
     )
     await enqueue(
         _mail_to(

@@ -483,10 +483,16 @@ async def mark_attendance(actor: Actor, registration_id: int, attendance: Litera
     registration = await _for_organiser(actor, registration_id)
     if registration["status"] != "confirmed":
         raise Conflict(N_("Only confirmed participants can be checked in."))
+    # checked_in_at: when they came in (kept on a second tap), cleared by undo or a no-show.
+    checked_in_at = registration["checked_in_at"] if registration["attendance"] == "attended" else _now()
     async with write_transaction():
-        await Registration.update({Registration.attendance: attendance, Registration.updated_at: _now()}).where(
-            Registration.id == registration_id
-        )
+        await Registration.update(
+            {
+                Registration.attendance: attendance,
+                Registration.updated_at: _now(),
+                Registration.checked_in_at: checked_in_at if attendance == "attended" else None,
+            }
+        ).where(Registration.id == registration_id)
 
 
 async def after_capacity_change(event_id: int) -> list[int]:
@@ -627,17 +633,42 @@ async def list_for_organiser(
     return items, len(rows) > page_size
 
 
-async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> int:
-    """Mail every confirmed participant of an event through the outbox; returns the count."""
+async def broadcast(
+    actor: Actor,
+    event_id: int,
+    subject: str,
+    message: str,
+    *,
+    status: str = "confirmed",
+    registration_ids: list[int] | None = None,
+) -> int:
+    """Mail the event's participants with one status (confirmed by default), or exactly the
+    registrations listed (any status; one not of this event is a 404), through the outbox,
+    each in their own language; returns the count."""
     owner = await require_editor(actor, event_id)
     if any(c in subject for c in "\r\n\0"):
         raise InvalidInput(N_("A subject cannot contain line breaks."), field="subject")
+    if not message.strip():
+        raise InvalidInput(N_("Please write a message."), field="message")
     async with write_transaction():
         facts = await notifications.load_event_facts(event_id)
-        recipients = await Registration.select().where(
-            (Registration.event == event_id) & (Registration.status == "confirmed")
-        )
-        rows = await audit_broadcast(actor, owner, event_id, len(recipients))
+        if registration_ids is not None:
+            wanted = set(registration_ids)
+            recipients = (
+                await Registration.select()
+                .where((Registration.event == event_id) & Registration.id.is_in(list(wanted) or [-1]))
+                .order_by(Registration.id)
+            )
+            if len(recipients) != len(wanted):
+                raise NotFound()
+        else:
+            recipients = (
+                await Registration.select()
+                .where((Registration.event == event_id) & (Registration.status == status))
+                .order_by(Registration.id)
+            )
+        selection = "selected" if registration_ids is not None else status
+        rows = await audit_broadcast(actor, owner, event_id, len(recipients), selection=selection)
         for registration in recipients:
             await notifications.queue_plain_mail(
                 facts,
@@ -650,7 +681,9 @@ async def broadcast(actor: Actor, event_id: int, subject: str, message: str) -> 
     return len(recipients)
 
 
-async def audit_broadcast(actor: Actor, organisation_id: int, event_id: int, count: int) -> str:
+async def audit_broadcast(
+    actor: Actor, organisation_id: int, event_id: int, count: int, selection: str = "confirmed"
+) -> str:
     """Record the broadcast; its timestamp makes each broadcast's dedupe keys unique."""
     stamp = _now().strftime("%Y%m%d%H%M%S%f")
     await audit.record(
@@ -659,6 +692,7 @@ async def audit_broadcast(actor: Actor, organisation_id: int, event_id: int, cou
         organisation_id=organisation_id,
         target=f"event:{event_id}",
         recipients=count,
+        selection=selection,
         stamp=stamp,
     )
     return stamp
@@ -671,3 +705,165 @@ async def prefill(token: str) -> dict[str, str]:
     except NotFound:
         return {}
     return {key: registration[key] for key in ("name", "email", "phone", "company", "language")}
+
+
+# The back office: people added by hand, check-in codes, no-shows ---------------------------------
+
+
+class PersonInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Who an organiser adds by hand (no questions, no consents: the person did not fill a form)."""
+
+    name: Annotated[str, msgspec.Meta(max_length=200)]
+    email: Annotated[str, msgspec.Meta(max_length=254)]
+    language: Literal["nl", "fr", "en"]
+    phone: Annotated[str, msgspec.Meta(max_length=50)] = ""
+    company: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+async def add_by_organiser(
+    actor: Actor, event_id: int, data: PersonInput, *, notify: bool = True
+) -> RegistrationResult:
+    """An organiser adds a person: no honeypot, rate limit, registration window, approval or
+    double opt-in, but capacity holds (a full event puts them on the waitlist, or says it is
+    full when it has none) and one active registration per email (409). With `notify`, the
+    person gets the confirmation with its invite, or the waitlist mail."""
+    owner = await require_editor(actor, event_id)
+    name = _clean_text(data.name, "name", N_("A name cannot contain line breaks or control characters."))
+    if not name:
+        raise InvalidInput(N_("Please enter a name."), field="name")
+    email_key = normalise_email(data.email)
+    phone = _clean_text(data.phone, "phone", N_("Enter a valid phone number."))
+    company = _clean_text(data.company, "company", N_("A company name cannot contain line breaks."))
+    duplicate = Conflict(N_("%(email)s is already registered for this event."), field="email", email=data.email.strip())
+    try:
+        async with write_transaction():
+            event = await lock_event(event_id)
+            if event["status"] == "cancelled":
+                raise Conflict(N_("This event has been cancelled."))
+            if event["kind"] == "consultation_day":
+                raise Conflict(N_("Book a time slot for this consultation day instead."))
+            if await Registration.exists().where(
+                (Registration.event == event_id)
+                & (Registration.email_key == email_key)
+                & Registration.status.is_in(list(ACTIVE))
+            ):
+                raise duplicate
+            token_nonce, feed_nonce = tokens.new_nonce(), tokens.new_nonce()
+            rows = await Registration.insert(
+                Registration(
+                    event=event_id,
+                    name=name,
+                    email=data.email.strip(),
+                    email_key=email_key,
+                    phone=phone,
+                    company=company,
+                    language=data.language,
+                    answers="{}",
+                    status="pending_approval",  # not yet holding a seat; set just below
+                    source="organiser",
+                    token_nonce=token_nonce,
+                    feed_token_nonce=feed_nonce,
+                    manage_token_hash=tokens.token_hash(tokens.derive("manage", token_nonce)),
+                    feed_token_hash=tokens.token_hash(tokens.derive("feed", feed_nonce)),
+                )
+            )
+            registration = await _reload(rows[0]["id"])
+            facts = await notifications.load_event_facts(event_id)
+            if notify:
+                status = await _seat_or_waitlist(facts, registration, "invitation")
+            elif await take_seat(event_id):
+                status = "confirmed"
+                await Registration.update({Registration.status: status}).where(Registration.id == registration["id"])
+            elif event["waitlist"]:
+                status = "waitlisted"
+                await Registration.update({Registration.status: status, Registration.waitlisted_at: _now()}).where(
+                    Registration.id == registration["id"]
+                )
+            else:
+                raise Conflict(N_("This event is full."))
+            await audit.record(
+                actor,
+                "registration.added",
+                organisation_id=owner,
+                target=f"registration:{registration['id']}",
+                status=status,
+                notified=notify,
+            )
+            registration = await _reload(registration["id"])
+            position = await waitlist_position(registration)
+    except Exception as exc:
+        if is_unique_violation(exc):  # another tab added the same person a moment earlier
+            raise duplicate from None
+        raise
+    return RegistrationResult(
+        id=registration["id"], status=status, manage_url=tokens.manage_url(registration), waitlist_position=position
+    )
+
+
+class CheckInResult(msgspec.Struct, kw_only=True):
+    registration_id: int
+    name: str
+    company: str
+    already: bool  # they had been checked in before: not an error, the page just says so
+
+
+async def check_in_by_code(actor: Actor, event_id: int, code: str) -> CheckInResult:
+    """Check in the person whose check-in code (typed or scanned) this is, for this event.
+
+    A code that is not genuine is a 422; a genuine code of another event's registration, or of
+    someone without a seat, a 409 that says so."""
+    await require_editor(actor, event_id)
+    parsed = tokens.parse_check_in_code(code)
+    invalid = InvalidInput(N_("This is not a valid check-in code."), field="code")
+    if parsed is None:
+        raise invalid
+    registration_id, normalised = parsed
+    async with write_transaction():
+        registration = await Registration.select().where(Registration.id == registration_id).first()
+        if registration is None or not tokens.check_in_code_matches(
+            normalised, registration_id, registration["token_nonce"]
+        ):
+            raise invalid
+        if registration["event"] != event_id:
+            raise Conflict(N_("This check-in code is for another event."), field="code")
+        if registration["status"] != "confirmed":
+            raise Conflict(
+                N_("%(name)s has no confirmed place (status: %(status)s)."),
+                field="code",
+                name=registration["name"],
+                status=registration["status"],
+            )
+        already = registration["attendance"] == "attended"
+        if not already:
+            await Registration.update(
+                {
+                    Registration.attendance: "attended",
+                    Registration.checked_in_at: _now(),
+                    Registration.updated_at: _now(),
+                }
+            ).where(Registration.id == registration_id)
+    return CheckInResult(
+        registration_id=registration_id, name=registration["name"], company=registration["company"], already=already
+    )
+
+
+async def mark_no_shows(actor: Actor, event_id: int, now: datetime | None = None) -> int:
+    """After the event: every confirmed person not checked in becomes a no-show. Returns how
+    many; before the end it is a 409."""
+    owner = await require_editor(actor, event_id)
+    async with write_transaction():
+        event = await lock_event(event_id)
+        if (now or _now()) < event["ends_at"]:
+            raise Conflict(N_("No-shows can only be marked after the event has ended."))
+        absent = await Registration.select(Registration.id).where(
+            (Registration.event == event_id) & (Registration.status == "confirmed") & (Registration.attendance == "")
+        )
+        ids = [row["id"] for row in absent]
+        if ids:
+            await Registration.update(
+                {Registration.attendance: "no_show", Registration.checked_in_at: None, Registration.updated_at: _now()}
+            ).where(Registration.id.is_in(ids))
+        await audit.record(
+            actor, "event.no_shows_marked", organisation_id=owner, target=f"event:{event_id}", count=len(ids)
+        )
+    return len(ids)

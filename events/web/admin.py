@@ -21,6 +21,7 @@ from events.services.errors import NotFound
 from events.services.events import EventFilters
 from events.services.hosts import hosts_of
 from events.tables import Organisation
+from events.web.admin_people import attendees_page, check_in_page
 from events.web.auth import rotate_session, session_organiser
 
 RegistrationStatus = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
@@ -175,21 +176,11 @@ class AdminController(Controller):
         event_id: FromPath[int],
         q: Annotated[str, QueryParameter(max_length=100)] = "",
         status: FromQuery[RegistrationStatus | None] = None,
+        added: FromQuery[int | None] = None,
+        queued: FromQuery[int | None] = None,
     ) -> Template:
-        people = await attendees.attendees(organiser, event_id, query=q, status=status)
-        event = await event_service.get_event(event_id, organiser)
-        owner, _ = await hosts_of(event_id)
-        return Template(
-            "admin/attendees.html",
-            context={
-                "organiser": organiser,
-                "event": event,
-                "people": people,
-                "q": q,
-                "status": status,
-                "can_edit": organiser.can_edit_for(owner),
-            },
-        )
+        """Search, filter, act on a person; add one by hand; mail a selection (admin_people.py)."""
+        return await attendees_page(organiser, event_id, q=q, status=status, added=added, queued=queued)
 
     @get("/events/{event_id:int}/attendees.csv", name="admin-attendees-csv")
     async def attendees_csv(
@@ -249,25 +240,13 @@ class AdminController(Controller):
         organiser: NamedDependency[Actor],
         event_id: FromPath[int],
         q: Annotated[str, QueryParameter(max_length=100)] = "",
+        checked: FromQuery[int | None] = None,
+        already: FromQuery[bool] = False,
+        no_shows: FromQuery[int | None] = None,
     ) -> Template:
-        """At the door, on a phone: find a confirmed person by name, check in with one tap, undo."""
-        people = await attendees.attendees(organiser, event_id, query=q, status="confirmed")
-        event = await event_service.get_event(event_id, organiser)
-        owner, _ = await hosts_of(event_id)
-        checked = sum(
-            1 for p in await attendees.attendees(organiser, event_id, status="confirmed") if p.attendance == "attended"
-        )
-        return Template(
-            "admin/check_in.html",
-            context={
-                "organiser": organiser,
-                "event": event,
-                "people": people,
-                "q": q,
-                "checked": checked,
-                "can_edit": organiser.can_edit_for(owner),
-            },
-        )
+        """At the door, on a phone: find a confirmed person by name, check in with one tap, undo;
+        or check in with the code of their mail (admin_people.py)."""
+        return await check_in_page(organiser, event_id, q=q, checked=checked, already=already, no_shows=no_shows)
 
     @get("/mail", name="admin-mail")
     async def mail(self, organiser: NamedDependency[Actor], status: FromQuery[MailStatus | None] = None) -> Template:
