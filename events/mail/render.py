@@ -22,6 +22,7 @@ SUBJECTS = {
     "invitation": N_("Registration confirmed: %(title)s"),
     "event_updated": N_("Changed: %(title)s"),
     "event_cancelled": N_("Cancelled: %(title)s"),
+    "event_cancelled_plain": N_("Cancelled: %(title)s"),
     "registration_cancelled": N_("Your registration is cancelled: %(title)s"),
     "registration_cancelled_plain": N_("Your registration is cancelled: %(title)s"),
     "promoted": N_("A place became free: %(title)s"),

@@ -508,10 +508,11 @@ class CancelImpact(msgspec.Struct):
     not_told: list[Person]
 
 
-# The statuses that hold an invite or an appointment: cancelling sends them METHOD:CANCEL
-# (events.cancel_event → notifications.notify_event_cancelled).
-TOLD_ON_CANCEL = ("confirmed",)
-STILL_WAITING = ("waitlisted", "pending_approval", "pending_email")
+# Who cancelling tells (events.cancel_event → notifications.notify_event_cancelled): confirmed
+# people and appointments get METHOD:CANCEL, the waiting list and those awaiting approval a
+# plain mail. An address never confirmed (double opt-in) is not mailed again.
+TOLD_ON_CANCEL = ("confirmed", "waitlisted", "pending_approval")
+STILL_WAITING = ("pending_email",)
 
 
 async def cancel_impact(actor: Actor, event_id: int) -> CancelImpact:

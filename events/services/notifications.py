@@ -246,7 +246,9 @@ async def notify_event_changed(event_id: int) -> int:
 
 
 async def notify_event_cancelled(event_id: int) -> int:
-    """Everyone confirmed gets METHOD:CANCEL, which removes the event from their calendar."""
+    """Everyone confirmed gets METHOD:CANCEL, which removes the event from their calendar; people
+    on the waiting list or waiting for approval are told too, without an invite (their calendar
+    holds nothing). An address that was never confirmed (double opt-in) gets nothing more."""
     facts = await load_event_facts(event_id)
     registrations = await _confirmed(event_id)
     for registration in registrations:
@@ -256,7 +258,14 @@ async def notify_event_cancelled(event_id: int) -> int:
     )
     for booking in bookings:
         await notify_booking(booking, "booking_cancelled", "CANCEL")
-    return len(registrations) + len(bookings)
+    waiting = (
+        await Registration.select()
+        .where((Registration.event == event_id) & Registration.status.is_in(["waitlisted", "pending_approval"]))
+        .order_by(Registration.id)
+    )
+    for registration in waiting:
+        await queue_plain_mail(facts, registration, "event_cancelled_plain")
+    return len(registrations) + len(bookings) + len(waiting)
 
 
 async def send_invitation(registration_id: int, *, manage_url: str | None = None) -> None:

@@ -138,6 +138,8 @@ async def test_creating_an_event_stores_a_draft_with_co_hosts_and_local_times_in
     day_id = await make_event(
         org_id, kind="consultation_day", publish=False, title={"nl": "Zitdag"}, venue={"name": "Zitdagzaal"}
     )
+    # An earlier event at the same name and address, entered without a city.
+    earlier = await make_event(org_id, venue={"name": "Ondernemershuis", "address": "Kerkstraat 1, 9000 Gent"})
     await sign_in(browser, await make_organiser(slug, role="editor"))
 
     dashboard = await browser.get("/admin?lang=en")
@@ -175,6 +177,8 @@ async def test_creating_an_event_stores_a_draft_with_co_hosts_and_local_times_in
     venue = await Venue.select().where(Venue.id == row["venue"]).first()
     room = await Room.select().where(Room.id == row["room"]).first()
     assert (venue["name"], venue["address"], venue["city"]) == ("Ondernemershuis", "Kerkstraat 1, 9000 Gent", "Gent")
+    earlier_venue = await Venue.select().where(Venue.id == (await stored_event(earlier))["venue"]).first()
+    assert earlier_venue["city"] == "", "the city typed now is kept, and the earlier event is not moved"
     assert room["name"] == "Zaal B"
     assert await OutboxMessage.count().where(OutboxMessage.event == event_id) == 0, "a draft tells nobody"
 
@@ -404,9 +408,17 @@ async def test_the_cancel_preview_lists_who_will_be_told_and_cancelling_sends_ea
     event_id = await make_event(org_id, capacity=2)
     await _people(event_id, "Anna", "Bert", "Cor")
     await event_service.update_event(CLI_ACTOR, event_id, EventPatch(requires_approval=True))
-    people = await _people(event_id, "Dirk")
+    await _people(event_id, "Dirk")
+    await event_service.update_event(CLI_ACTOR, event_id, EventPatch(requires_approval=False, double_opt_in=True))
+    people = await _people(event_id, "Eva")
     by_status = {p["name"]: p["status"] for p in people}
-    assert by_status == {"Anna": "confirmed", "Bert": "confirmed", "Cor": "waitlisted", "Dirk": "pending_approval"}
+    assert by_status == {
+        "Anna": "confirmed",
+        "Bert": "confirmed",
+        "Cor": "waitlisted",
+        "Dirk": "pending_approval",
+        "Eva": "pending_email",
+    }
     await sign_in(browser, await make_organiser(slug, role="editor"))
 
     detail = await browser.get(f"/admin/events/{event_id}")
@@ -414,12 +426,12 @@ async def test_the_cancel_preview_lists_who_will_be_told_and_cancelling_sends_ea
     preview = await browser.get(f"/admin/events/{event_id}/cancel?lang=en")
     assert preview.status_code == 200
     html = preview.text
-    assert "2 people get a cancellation by mail" in html
+    assert "4 people get a cancellation by mail" in html
     told = html.split("People who get the cancellation")[1].split("</table>")[0]
     assert "Anna" in told and "anna@people.example" in told and "bert@people.example" in told
-    assert "Cor" not in told and "Dirk" not in told
-    waiting = html.split("People still waiting")[1].split("</table>")[0]
-    assert "cor@people.example" in waiting and "dirk@people.example" in waiting
+    assert "cor@people.example" in told and "dirk@people.example" in told and "Eva" not in told
+    not_told = html.split("People who are not told")[1].split("</table>")[0]
+    assert "eva@people.example" in not_told, "an address never confirmed is not mailed again"
     assert f'action="/admin/events/{event_id}/cancel"' in html
     assert await _mails(event_id, "event_cancelled") == [], "the preview sends nothing"
 
@@ -430,6 +442,10 @@ async def test_the_cancel_preview_lists_who_will_be_told_and_cancelling_sends_ea
     assert sorted(m["recipient"] for m in mails) == ["anna@people.example", "bert@people.example"]
     for mail in mails:
         assert mail["ics_method"] == "CANCEL" and "METHOD:CANCEL" in mail["ics"]
+    waiting = await _mails(event_id, "event_cancelled_plain")
+    assert sorted(m["recipient"] for m in waiting) == ["cor@people.example", "dirk@people.example"]
+    assert all(m["ics"] == "" for m in waiting), "their calendars hold nothing to remove"
+    assert await OutboxMessage.count().where(OutboxMessage.recipient == "eva@people.example") == 1, "only her confirm"
 
     again = await browser.get(f"/admin/events/{event_id}/cancel?lang=en")
     assert again.status_code == 200 and "already cancelled" in again.text
