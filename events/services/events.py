@@ -249,12 +249,20 @@ async def _organisation_ids(slugs: Iterable[str]) -> dict[str, int]:
 
 
 async def _resolve_venue(organisation_id: int, venue: VenueInput | None) -> tuple[int | None, int | None]:
-    """Find or create the venue (and room) by name and address within the organisation."""
+    """Find or create the venue (and room) by name, address and city within the organisation.
+
+    The city is part of the key: reusing a venue must never drop a city typed for this event,
+    and changing it in place would silently move other events."""
     if venue is None:
         return None, None
     row = (
         await Venue.select(Venue.id)
-        .where((Venue.organisation == organisation_id) & (Venue.name == venue.name) & (Venue.address == venue.address))
+        .where(
+            (Venue.organisation == organisation_id)
+            & (Venue.name == venue.name)
+            & (Venue.address == venue.address)
+            & (Venue.city == venue.city)
+        )
         .first()
     )
     venue_id = (
