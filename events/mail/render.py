@@ -6,6 +6,7 @@ with the same gettext catalogs as the pages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -80,6 +81,12 @@ def _environment() -> Environment:
     return env
 
 
+def _tidy_text(text: str) -> str:
+    # "-- " keeps its space: it is the signature delimiter mail clients recognise (RFC 3676).
+    lines = [line if line == "-- " else line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
+
+
 def render_mail(name: str, lang: str, **context: Any) -> RenderedMail:
     """Render mail `name` in `lang`; `context["title"]` goes into the subject."""
     env = _environment()
@@ -88,6 +95,8 @@ def render_mail(name: str, lang: str, **context: Any) -> RenderedMail:
             "title": context.get("title", "")
         }
         values = {"subject": subject, "lang": lang, **context}
-        text = env.get_template(f"{name}.txt").render(values)
+        # Templates may be generous with blank lines (block tags eat the newline after them);
+        # the text part gets exactly one blank line between paragraphs.
+        text = _tidy_text(env.get_template(f"{name}.txt").render(values))
         html = env.get_template(f"{name}.html").render(values)
     return RenderedMail(subject=" ".join(subject.split())[:300], text=text, html=html)

@@ -49,3 +49,16 @@ def test_an_invitation_repeats_date_time_zone_place_link_and_the_organisation(
         assert "https://trefpunt.example/r/token" in body
     assert "https://calendar.google.com/calendar/render" in mail.html
     assert "https://outlook.live.com/calendar/" in mail.html
+
+
+@pytest.mark.parametrize("kind", ["invitation", "waitlisted", "event_cancelled", "reminder"])
+def test_the_text_part_keeps_paragraphs_apart_and_links_on_their_own(kind: str) -> None:
+    text = render_mail(
+        kind, "en", **dict(CONTEXT, check_in_code="12-ABCDEFGH", check_in_cid="c@t", position=2, hours=2)
+    ).text
+    lines = text.splitlines()
+    assert "https://trefpunt.example/events/7" in lines, "the event link stands alone, clickable"
+    assert "\n\n\n" not in text and lines[1] == "", "one blank line between paragraphs"
+    assert "-- " in lines, "the footer starts with the signature delimiter"
+    paragraph_after_greeting = lines[2]
+    assert lines[lines.index(paragraph_after_greeting) + 1] == "", "the message is its own paragraph"
