@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from typing import Any
 
 from litestar import Controller, Response, get
@@ -9,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.response import Template
 
+from events.mail.message import CHECK_IN_CID, qr_png
 from events.services.access import Actor
 from events.services.errors import NotFound
 from events.settings import get_settings
@@ -21,6 +24,16 @@ async def _visible_message(organiser: Actor, message_id: int) -> dict[str, Any]:
     if row is None or row["organisation"] not in organiser.roles:
         raise NotFound()
     return row
+
+
+def _inline_images(html: str) -> str:
+    """The preview has no MIME parts to resolve `cid:` against: draw the check-in QR code the
+    delivered mail would carry as a data: URL (the page's CSP allows data: images)."""
+
+    def data_url(match: re.Match[str]) -> str:
+        return f'src="data:image/png;base64,{base64.b64encode(qr_png(match.group(2))).decode()}"'
+
+    return CHECK_IN_CID.sub(data_url, html)
 
 
 def _require_file_delivery() -> None:
@@ -56,7 +69,10 @@ class DevMailController(Controller):
     async def message(self, organiser: NamedDependency[Actor], message_id: FromPath[int]) -> Template:
         _require_file_delivery()
         row = await _visible_message(organiser, message_id)
-        return Template("admin/dev_mail_message.html", context={"organiser": organiser, "message": row})
+        return Template(
+            "admin/dev_mail_message.html",
+            context={"organiser": organiser, "message": row, "preview_html": _inline_images(row["html_body"])},
+        )
 
     @get("/{message_id:int}/invite.ics", name="dev-mail-invite")
     async def invite(self, organiser: NamedDependency[Actor], message_id: FromPath[int]) -> Response[str]:

@@ -198,3 +198,19 @@ async def test_without_smtp_url_mail_goes_to_eml_files_and_dev_mail_shows_it_to_
     assert f"jan@{domain}" not in mailbox.text
     assert (await browser.get(message_url)).status_code == 404
     assert (await browser.get(f"{message_url}/invite.ics")).status_code == 404
+
+
+async def test_dev_mail_shows_the_check_in_qr_code_that_the_delivered_mail_carries_inline(browser):
+    from events.services import registrations
+    from events.services.registrations import RegistrationInput
+    from events.tables import OutboxMessage
+
+    slug, organisation = await make_organisation("mail-qr")
+    event_id = await make_event(organisation)
+    await registrations.register(event_id, RegistrationInput(name="An", email="an@qr.example", language="nl"))
+    row = await OutboxMessage.select().where(OutboxMessage.event == event_id).first()
+    assert row is not None and "cid:check-in." in row["html_body"]
+    await _sign_in(browser, await make_organiser(slug))
+    page = await browser.get(f"/dev/mail/{row['id']}")
+    assert page.status_code == 200 and "cid:check-in." not in page.text
+    assert "data:image/png;base64,iVBORw0KGgo" in page.text, "the QR code is drawn in the preview"
