@@ -463,6 +463,10 @@ async def _events(org: dict[str, int], now: datetime) -> int:
         ),
     )
 
+    # Each step has its own title, so the occurrences are made here rather than by
+    # series.create_series (which gives every date the same texts); the rule, first start and
+    # length are stored all the same, so the series pages preview and edit it like any other.
+    tuesdays = _first_tuesdays(today, 3)
     series_rows = await Series.insert(
         Series(
             organisation=org["de-punt"],
@@ -470,12 +474,14 @@ async def _events(org: dict[str, int], now: datetime) -> int:
             title_fr="Plan d'affaires en trois étapes",
             rrule="FREQ=MONTHLY;BYDAY=1TU;COUNT=3",
             timezone=TIMEZONE,
+            dtstart_local=f"{tuesdays[0].isoformat()}T19:00",
+            duration_minutes=120,
         )
     )
     series_id: int = series_rows[0]["id"]
-    for day, (title, description) in zip(_first_tuesdays(today, 3), WORKSHOPS, strict=True):
+    for day, (title, description) in zip(tuesdays, WORKSHOPS, strict=True):
         start, end = _on(day, time(19), time(21))
-        await _event(
+        occurrence = await _event(
             org["de-punt"],
             EventInput(
                 kind="workshop",
@@ -489,6 +495,7 @@ async def _events(org: dict[str, int], now: datetime) -> int:
                 series_id=series_id,
             ),
         )
+        await Event.update({Event.series_original_start: start}).where(Event.id == occurrence)
 
     start, end = _on(_day(today, 10, 2), time(8), time(10))
     await _event(
