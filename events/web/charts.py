@@ -96,9 +96,11 @@ def bar_chart(
     chart_id = _id(chart_id)
     if not items:
         return _empty(chart_id, title, BAR_WIDTH, empty_text, "bar-chart")
-    # About 7.5 units per character at font-size 14: room for `label_chars` characters.
+    # About 8 units per character at font-size 14 (wide letters included): room for
+    # `label_chars` characters, or fewer when half the chart cannot hold that many.
     row, bar, top, right = 32, 22, 8, 56
-    label_width = min(16 + round(7.5 * label_chars), BAR_WIDTH // 2)
+    label_width = min(16 + 8 * label_chars, BAR_WIDTH // 2)
+    label_chars = min(label_chars, (label_width - 16) // 8)
     height = top * 2 + row * len(items)
     plot = BAR_WIDTH - label_width - right
     scale = plot / max(max((v for _, v in items), default=0), 1)
