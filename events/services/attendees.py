@@ -10,11 +10,12 @@ from typing import Any
 import msgspec
 
 from events.db import write_transaction
+from events.i18n import pick_translation, translate
 from events.services import audit
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, NotFound
 from events.services.hosts import require_editor, require_host
-from events.services.questions import list_questions
+from events.services.questions import QuestionView, list_questions
 from events.settings import LANGUAGES
 from events.tables import OutboxMessage, Registration
 
@@ -90,12 +91,28 @@ async def export_table(actor: Actor, event_id: int, language: str) -> tuple[list
             person.attendance,
             person.created_at.astimezone(UTC).isoformat(),
         ]
-        cells += [
-            ", ".join(a) if isinstance(a, list) else ("yes" if a is True else "no" if a is False else a)
-            for a in answers
-        ]
+        cells += [answer_text(question, answer, lang) for question, answer in zip(questions, answers, strict=True)]
         rows.append([neutralise(cell) for cell in cells])
     return [str(neutralise(h)) for h in header], rows
+
+
+def answer_text(question: QuestionView, answer: Any, language: str) -> Any:
+    """An answer as the organiser reads it: a choice as its option's wording in the export's
+    language (not its internal key), yes/no in that language, other answers as given."""
+    if answer is True or answer is False:
+        return translate(N_("yes") if answer else N_("no"), language)
+    wording = {
+        option.get("key", ""): pick_translation({k: v for k, v in option.items() if k != "key" and v}, language)[0]
+        for option in question.options
+    }
+    if isinstance(answer, list):
+        # In the order the question lists its options, whatever order they were stored in.
+        order = {key: index for index, key in enumerate(wording)}
+        chosen = sorted((str(item) for item in answer), key=lambda key: order.get(key, len(order)))
+        return ", ".join(wording.get(key) or key for key in chosen)
+    if question.options and isinstance(answer, str):
+        return wording.get(answer) or answer
+    return answer
 
 
 def to_xlsx(header: list[str], rows: list[list[Any]], title: str) -> bytes:
@@ -311,15 +328,7 @@ class PersonView(msgspec.Struct, kw_only=True):
     mails: list[PersonMail]
 
 
-def _answer_text(value: Any) -> str:
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-async def person(actor: Actor, registration_id: int) -> PersonView:
+async def person(actor: Actor, registration_id: int, language: str = "nl") -> PersonView:
     """A registration with its answers, consent ledger, the moments its row records, and every
     mail queued for it; any host of its event may look (404 for everyone else)."""
     from events.tables import Consent, ConsentPurpose
@@ -329,9 +338,12 @@ async def person(actor: Actor, registration_id: int) -> PersonView:
         raise NotFound()
     await require_host(actor, row["event"])
     answers = json.loads(row["answers"] or "{}")
-    labels = {str(q.id): q.label for q in await list_questions(row["event"])}
+    questions = {str(q.id): q for q in await list_questions(row["event"])}
     lines = [
-        AnswerLine(question=labels.get(key, {"en": key}), answer=_answer_text(value))
+        AnswerLine(
+            question=questions[key].label if key in questions else {"en": key},
+            answer=str(answer_text(questions[key], value, language) if key in questions else value),
+        )
         for key, value in answers.items()
         if value not in ("", None, [])
     ]

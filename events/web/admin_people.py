@@ -11,6 +11,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from events import i18n
 from events.services import attendees, registrations
 from events.services import events as event_service
 from events.services.access import Actor
@@ -206,7 +207,7 @@ class AdminPeopleController(Controller):
     @get("/registrations/{registration_id:int}", name="admin-person")
     async def person(self, organiser: NamedDependency[Actor], registration_id: FromPath[int]) -> Template:
         """One person: details, answers, consents, what happened when, and every mail sent to them."""
-        view = await attendees.person(organiser, registration_id)
+        view = await attendees.person(organiser, registration_id, i18n.current_language.get())
         event = await event_service.get_event(view.event_id, organiser)
         owner, _ = await hosts_of(view.event_id)
         return Template(

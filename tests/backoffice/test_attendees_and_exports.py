@@ -119,3 +119,41 @@ async def test_anonymous_visitors_are_sent_to_sign_in(browser) -> None:
     for path in ("/admin/events/1/attendees", "/admin/events/1/attendees.csv", "/admin/mail"):
         response = await browser.get(path, follow_redirects=False)
         assert response.status_code in (302, 303, 307) and "/login" in response.headers["location"]
+
+
+async def test_exports_show_choices_in_words_and_yes_no_in_the_organisers_language(browser) -> None:
+    slug, _ = await make_organisation("keuzes")
+    headers = bearer(await make_token(slug))
+    event_id = (await browser.post("/api/v1/events", json=event_payload(), headers=headers)).json()["id"]
+    questions = [
+        {
+            "kind": "single",
+            "label": {"nl": "Fase", "fr": "Phase"},
+            "options": [{"key": "idea", "nl": "Idee", "fr": "Idée"}, {"key": "running", "nl": "Actief", "fr": "Active"}],
+        },
+        {
+            "kind": "multiple",
+            "label": {"nl": "Interesse", "fr": "Intérêt"},
+            "options": [{"key": "loan", "nl": "Lening", "fr": "Prêt"}, {"key": "coach", "nl": "Coaching"}],
+        },
+        {"kind": "yes_no", "label": {"nl": "Eerste keer?", "fr": "Première fois ?"}},
+    ]
+    saved = (await browser.put(f"/api/v1/events/{event_id}/questions", json=questions, headers=headers)).json()
+    ids = [str(q["id"]) for q in saved]
+    await browser.post(f"/api/v1/events/{event_id}/publish", headers=headers)
+    response = await browser.post(
+        f"/api/v1/events/{event_id}/registrations",
+        json={
+            "name": "Chloé",
+            "email": "chloe@example.org",
+            "language": "fr",
+            "answers": {ids[0]: "running", ids[1]: ["loan", "coach"], ids[2]: True},
+        },
+    )
+    assert response.status_code == 201, response.text
+    await sign_in(browser, await make_organiser(slug, role="viewer"))
+
+    for lang, expected in (("fr", ["Active", "Prêt, Coaching", "oui"]), ("nl", ["Actief", "Lening, Coaching", "ja"])):
+        exported = await browser.get(f"/admin/events/{event_id}/attendees.csv?lang={lang}")
+        rows = list(csv.reader(io.StringIO(exported.text)))
+        assert rows[1][-3:] == expected, (lang, rows)

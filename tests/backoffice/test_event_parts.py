@@ -178,7 +178,7 @@ async def test_editing_and_reordering_keeps_each_question_and_the_answers_alread
     assert json.loads(answers["answers"]) == {str(sector["id"]): "o2"}
     export = await browser.get(f"/admin/events/{event_id}/attendees.csv")
     table = list(csv.reader(io.StringIO(export.text)))
-    assert table[1][table[0].index("Sector")] == "o2", "the answer still belongs to the question"
+    assert table[1][table[0].index("Sector")] == "Bouwsector", "the answer keeps its option, in its new wording"
 
     removed = await post_form(
         browser,

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from events.tables import AuditLog, Event, OutboxMessage, Question, Series
 from tests.integration.helpers import (
     bearer,
@@ -19,6 +21,13 @@ from tests.integration.helpers import (
     post_form,
     sign_in,
 )
+
+
+@pytest.fixture(autouse=True)
+def english(browser: Any) -> None:
+    """These tests read the pages' English wording: the browser asks for English."""
+    browser.headers["Accept-Language"] = "en"
+
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
