@@ -9,7 +9,7 @@ the page can show all of them at once next to their inputs. The rules themselves
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -551,6 +551,7 @@ async def duplicate_event(actor: Actor, source_id: int, organisation_id: int, da
         for question in questions:
             values = {key: value for key, value in question.items() if key not in ("id", "event")}
             await Question.insert(Question(event=event_id, **values))
+        await _copy_setup(source_id, event_id)
         await audit.record(
             actor,
             "event.duplicated",
@@ -559,3 +560,93 @@ async def duplicate_event(actor: Actor, source_id: int, organisation_id: int, da
             source=f"event:{source_id}",
         )
     return event_id
+
+
+def _moved(moment: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """The same wall-clock time `days` later in `zone` (so 10:00 stays 10:00 across DST)."""
+    local = moment.astimezone(zone).replace(tzinfo=None) + timedelta(days=days)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def _clamped(start: datetime, end: datetime, low: datetime, high: datetime) -> tuple[datetime, datetime] | None:
+    start, end = max(start, low), min(end, high)
+    return (start, end) if start < end else None
+
+
+async def _copy_setup(source_id: int, copy_id: int) -> None:
+    """A copied consultation day keeps its advisors and opening hours, a copied networking event
+    its meeting slots and tables: moved by the number of days between the two events, at the
+    same local times, and cut to the copy's hours (a window left empty is dropped)."""
+    from events.services.consultations import AdvisorInput, ConsultationInput, WindowInput, apply_consultation
+    from events.services.networking import NetworkingInput, apply_networking
+    from events.tables import Advisor, AvailabilityWindow, Consultation, MeetingTable, NetworkingSettings
+
+    source = await Event.select().where(Event.id == source_id).first()
+    copy = await Event.select().where(Event.id == copy_id).first()
+    assert source is not None and copy is not None
+    if source["kind"] != copy["kind"] or copy["kind"] not in ("consultation_day", "networking"):
+        return
+    zone = ZoneInfo(copy["timezone"])
+    days = (copy["starts_at"].astimezone(zone).date() - source["starts_at"].astimezone(zone).date()).days
+    low, high = copy["starts_at"], copy["ends_at"]
+
+    if copy["kind"] == "consultation_day":
+        settings = await Consultation.select().where(Consultation.event == source_id).first()
+        if settings is None:
+            return
+        slugs = {row["id"]: row["slug"] for row in await Organisation.select(Organisation.id, Organisation.slug)}
+        advisors = []
+        for advisor in await Advisor.select().where(Advisor.event == source_id).order_by(Advisor.position):
+            windows = []
+            for window in await AvailabilityWindow.select().where(AvailabilityWindow.advisor == advisor["id"]):
+                kept = _clamped(
+                    _moved(window["starts_at"], days, zone), _moved(window["ends_at"], days, zone), low, high
+                )
+                if kept:
+                    windows.append(WindowInput(starts_at=kept[0], ends_at=kept[1]))
+            if windows:
+                advisors.append(
+                    AdvisorInput(
+                        name=advisor["name"],
+                        email=advisor["email"],
+                        languages=[lang for lang in advisor["languages"].split(",") if lang],
+                        topics=[topic for topic in advisor["topics"].split(",") if topic],
+                        room=advisor["room"],
+                        online_url=advisor["online_url"],
+                        organisation=slugs.get(advisor["organisation"]),
+                        windows=windows,
+                    )
+                )
+        if advisors:
+            await apply_consultation(
+                copy_id,
+                ConsultationInput(
+                    slot_minutes=settings["slot_minutes"],
+                    buffer_minutes=settings["buffer_minutes"],
+                    min_notice_hours=settings["min_notice_hours"],
+                    booking_opens_days=settings["booking_opens_days"],
+                    max_bookings_per_person=settings["max_bookings_per_person"],
+                    advisors=advisors,
+                ),
+            )
+        return
+
+    networking = await NetworkingSettings.select().where(NetworkingSettings.event == source_id).first()
+    tables = await MeetingTable.select().where(MeetingTable.event == source_id).order_by(MeetingTable.position)
+    if networking is None or not tables:
+        return
+    kept = _clamped(
+        _moved(networking["meetings_start"], days, zone), _moved(networking["meetings_end"], days, zone), low, high
+    )
+    if kept:
+        await apply_networking(
+            copy_id,
+            NetworkingInput(
+                meeting_minutes=networking["meeting_minutes"],
+                meetings_start=kept[0],
+                meetings_end=kept[1],
+                tables=[table["name"] for table in tables],
+                max_pending=networking["max_pending"],
+                vocabulary=[tag for tag in networking["vocabulary"].split(",") if tag],
+            ),
+        )

@@ -509,3 +509,88 @@ async def test_anonymous_visitors_are_sent_to_sign_in(browser) -> None:
     for path in ("/admin/events/new", "/admin/events/1/edit", "/admin/events/1/duplicate", "/admin/events/1/cancel"):
         response = await browser.get(path, follow_redirects=False)
         assert response.status_code in (302, 303, 307) and "/login" in response.headers["location"], path
+
+
+async def test_a_copied_consultation_day_keeps_its_advisors_at_the_same_local_hours_across_dst(browser) -> None:
+    from zoneinfo import ZoneInfo
+
+    from events.tables import Advisor, AvailabilityWindow, Slot
+
+    brussels = ZoneInfo("Europe/Brussels")
+    slug, org_id = await make_organisation("zitdag-kopie")
+    day = datetime(NEXT_YEAR, 3, 23, 9, 0, tzinfo=brussels)  # winter time; the copy falls in summer time
+    windows = [{"starts_at": day.isoformat(), "ends_at": day.replace(hour=12).isoformat()}]
+    event_id = await make_event(
+        org_id,
+        kind="consultation_day",
+        starts_at=day.isoformat(),
+        ends_at=day.replace(hour=17).isoformat(),
+        consultation={
+            "slot_minutes": 30,
+            "advisors": [
+                {"name": "Ilse", "email": "ilse@adviseur.example", "languages": ["nl", "fr"], "windows": windows},
+                {
+                    "name": "Omar",
+                    "email": "omar@adviseur.example",
+                    "languages": ["fr"],
+                    "topics": ["microcredit"],
+                    "windows": [
+                        {"starts_at": day.replace(hour=14).isoformat(), "ends_at": day.replace(hour=17).isoformat()}
+                    ],
+                },
+            ],
+        },
+    )
+    await sign_in(browser, await make_organiser(slug, role="editor"))
+    action = f"/admin/events/{event_id}/duplicate"
+    form = form_fields((await browser.get(action)).text, action)
+    # A week later, and only in the morning: Omar's afternoon no longer fits and is left out.
+    form.update(starts_at=f"{NEXT_YEAR}-03-30T09:00", ends_at=f"{NEXT_YEAR}-03-30T13:00")
+    created = await browser.post(action, data=form, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    copy_id = int(created.headers["location"].rsplit("/", 1)[1])
+
+    advisors = await Advisor.select().where(Advisor.event == copy_id)
+    assert [(a["name"], a["languages"]) for a in advisors] == [("Ilse", "nl,fr")]
+    [window] = await AvailabilityWindow.select().where(AvailabilityWindow.advisor == advisors[0]["id"])
+    assert window["starts_at"].astimezone(brussels).strftime("%Y-%m-%d %H:%M") == f"{NEXT_YEAR}-03-30 09:00"
+    assert window["ends_at"].astimezone(brussels).strftime("%H:%M") == "12:00", "same local hours after DST"
+    slots = await Slot.select().where(Slot.event == copy_id)
+    assert len(slots) == 6, "three hours of 30-minute slots, generated for the copy"
+    assert len(await Slot.select().where(Slot.event == event_id)) == 12, "the original keeps its own"
+
+
+async def test_a_copied_networking_event_keeps_its_tables_and_meeting_hours(browser) -> None:
+    from zoneinfo import ZoneInfo
+
+    from events.tables import MeetingSlot, MeetingTable, NetworkingSettings
+
+    brussels = ZoneInfo("Europe/Brussels")
+    slug, org_id = await make_organisation("netwerk-kopie")
+    evening = datetime(NEXT_YEAR, 5, 6, 18, 0, tzinfo=brussels)
+    event_id = await make_event(
+        org_id,
+        kind="networking",
+        starts_at=evening.isoformat(),
+        ends_at=evening.replace(hour=21).isoformat(),
+        networking={
+            "meeting_minutes": 20,
+            "meetings_start": evening.replace(hour=19).isoformat(),
+            "meetings_end": evening.replace(hour=20).isoformat(),
+            "tables": ["Tafel 1", "Tafel 2"],
+            "vocabulary": ["financing"],
+        },
+    )
+    await sign_in(browser, await make_organiser(slug, role="editor"))
+    action = f"/admin/events/{event_id}/duplicate"
+    form = form_fields((await browser.get(action)).text, action)
+    form.update(starts_at=f"{NEXT_YEAR}-06-03T18:00", ends_at=f"{NEXT_YEAR}-06-03T21:00")
+    created = await browser.post(action, data=form, follow_redirects=False)
+    copy_id = int(created.headers["location"].rsplit("/", 1)[1])
+
+    settings = await NetworkingSettings.select().where(NetworkingSettings.event == copy_id).first()
+    assert settings is not None and settings["meeting_minutes"] == 20 and settings["vocabulary"] == "financing"
+    assert settings["meetings_start"].astimezone(brussels) == datetime(NEXT_YEAR, 6, 3, 19, 0, tzinfo=brussels)
+    tables = await MeetingTable.select().where(MeetingTable.event == copy_id).order_by(MeetingTable.position)
+    assert [t["name"] for t in tables] == ["Tafel 1", "Tafel 2"]
+    assert len(await MeetingSlot.select().where(MeetingSlot.event == copy_id)) == 3
