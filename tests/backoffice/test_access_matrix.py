@@ -10,9 +10,9 @@ not the form validation.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 

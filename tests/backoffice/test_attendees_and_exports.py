@@ -129,7 +129,10 @@ async def test_exports_show_choices_in_words_and_yes_no_in_the_organisers_langua
         {
             "kind": "single",
             "label": {"nl": "Fase", "fr": "Phase"},
-            "options": [{"key": "idea", "nl": "Idee", "fr": "Idée"}, {"key": "running", "nl": "Actief", "fr": "Active"}],
+            "options": [
+                {"key": "idea", "nl": "Idee", "fr": "Idée"},
+                {"key": "running", "nl": "Actief", "fr": "Active"},
+            ],
         },
         {
             "kind": "multiple",
