@@ -28,12 +28,15 @@ from events.db import close_pool, open_pool
 from events.mail.worker import run_worker
 from events.settings import Settings, get_settings
 from events.web.admin import AdminController, LoginController
+from events.web.admin_consents import AdminConsentController
 from events.web.admin_event_parts import AdminEventPartsController
 from events.web.admin_events import AdminEventFormController
 from events.web.admin_people import AdminPeopleController
+from events.web.admin_privacy import AdminPrivacyController
 from events.web.admin_series import AdminSeriesController
 from events.web.admin_stats import AdminStatisticsController
 from events.web.admin_team import AdminTeamController, InvitationController
+from events.web.admin_webhooks import AdminWebhookController
 from events.web.api import EventApiController
 from events.web.api_consultations import ConsultationApiController, advisor_feed
 from events.web.api_networking import NetworkingApiController
@@ -50,6 +53,7 @@ from events.web.participant import (
     RegistrationFormController,
     personal_feed,
 )
+from events.web.privacy import PrivacyController
 from events.web.public import PublicController
 from events.web.security import security_headers_middleware
 from events.web.templating import make_environment
@@ -164,6 +168,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     AdminPeopleController,
                     AdminStatisticsController,
                     AdminTeamController,
+                    AdminPrivacyController,
+                    AdminWebhookController,
+                    AdminConsentController,
                     InvitationController,
                     DevMailController,
                 ],
@@ -177,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RegistrationFormController,
             BookingFormController,
             PrivatePageController,
+            PrivacyController,
             personal_feed,
             health,
             *FEED_HANDLERS,

@@ -33,6 +33,8 @@ class Organisation(Table):
     website = Varchar(length=300, default="")
     address = Varchar(length=300, default="")  # postal address, in the footer of its mails
     colour = Varchar(length=7, default="#1d5c7a")
+    # Personal data of past events is anonymised this many months after the event ended.
+    retention_months = Integer(default=24)
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -140,6 +142,8 @@ class Event(Table):
     # For an occurrence of a series: the start the rule gave it (its RECURRENCE-ID), kept when
     # the occurrence itself is moved, so "this and following" still knows where it stands.
     series_original_start = Timestamptz(null=True, default=None)
+    # A stricter retention for this event than its organisation's (None: the organisation's).
+    retention_months = Integer(null=True, default=None)
     reminder_hours = Varchar(length=100, default="48,2")  # comma-separated offsets
     status = Varchar(length=10, default="draft", index=True)  # draft | published | cancelled
     uid = Varchar(length=200, unique=True)
@@ -216,6 +220,9 @@ class Registration(Table):
     waitlisted_at = Timestamptz(null=True, default=None)
     promoted_at = Timestamptz(null=True, default=None)
     checked_in_at = Timestamptz(null=True, default=None)
+    # Set when the person's data was erased (on request or by retention): the row stays for the
+    # statistics, with no name, email, phone, company or answers left.
+    anonymised_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
     cancelled_at = Timestamptz(null=True, default=None)
@@ -431,3 +438,55 @@ class MeetingSeat(Table):
     meeting = ForeignKey(references=Meeting, on_delete=OnDelete.cascade, index=True)
     slot = ForeignKey(references=MeetingSlot, on_delete=OnDelete.cascade)
     profile = ForeignKey(references=NetworkProfile, on_delete=OnDelete.cascade)
+
+
+class PrivacyRequest(Table):
+    """A participant's request at /privacy: a mailed link (24 h) to download or erase what
+    Trefpunt holds about one email address."""
+
+    id: Serial
+    email_key = Varchar(length=254, index=True)
+    # SHA-256 of the link's token (256 random bits).
+    token_hash = Varchar(length=64, unique=True)
+    language = Varchar(length=2, default="nl")
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    exported_at = Timestamptz(null=True, default=None)
+    erased_at = Timestamptz(null=True, default=None)
+
+
+class Webhook(Table):
+    """An organisation's subscription of a URL to events (registration.created, …)."""
+
+    id: Serial
+    organisation = ForeignKey(references=Organisation, on_delete=OnDelete.cascade, index=True)
+    url = Varchar(length=500)
+    # The HMAC-SHA256 key of the signature header; shown to the organiser when created.
+    secret = Varchar(length=100)
+    events = Text(default="")  # comma-separated event types
+    description = Varchar(length=200, default="")
+    active = Boolean(default=True)
+    consecutive_failures = Integer(default=0)
+    disabled_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_success_at = Timestamptz(null=True, default=None)
+    last_failure_at = Timestamptz(null=True, default=None)
+
+
+class WebhookDelivery(Table):
+    """One event for one webhook, written in the transaction of the change (an outbox), sent by
+    the worker with retries; also the delivery log."""
+
+    id: Serial
+    webhook = ForeignKey(references=Webhook, on_delete=OnDelete.cascade, index=True)
+    event_type = Varchar(length=40)
+    dedupe_key = Varchar(length=200, unique=True)
+    payload = Text()
+    status = Varchar(length=10, default="queued", index=True)  # queued | sending | delivered | failed
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow())
+    lease_until = Timestamptz(null=True, default=None)
+    last_status_code = Integer(null=True, default=None)
+    last_error = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    delivered_at = Timestamptz(null=True, default=None)
