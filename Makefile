@@ -46,6 +46,10 @@ migrate: install
 demo: install
 	$(BIN)/trefpunt demo
 
+# Benchmarks of issue 9 (tests/bench/): SQLite and, when reachable, PostgreSQL; needs wrk.
+bench: install-dev $(MO_FILES)
+	$(BIN)/python -m tests.bench
+
 # Extract new strings and merge them into the nl/fr/en catalogs.
 messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o events/locale/messages.pot --no-location --sort-output .
