@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -10,9 +11,10 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
+import aiosqlite
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 if TYPE_CHECKING:
     from events.settings import Settings
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
 SQLITE_BUSY_TIMEOUT_S = 5.0
 # How long a writer waits for its turn among this process's writers (then 503).
 SQLITE_QUEUE_TIMEOUT_S = 30.0
+# Connections kept open for statements outside a transaction (reads, mostly), per event loop.
+SQLITE_READERS = 4
 
 # SQLite has one writer at a time, and its busy handler polls with growing sleeps: under a
 # stampede, waiters starve and time out. Writers of one process queue here instead, first
@@ -60,7 +64,87 @@ class _ClosingSQLiteTransaction(SQLiteTransaction):
             raise
 
 
+class _Readers:
+    """Open connections for statements outside a transaction. Piccolo opens a connection — and
+    aiosqlite a thread — per such statement, which costs more than a small query itself. In
+    autocommit mode with WAL, each statement still reads the latest committed state."""
+
+    def __init__(self, engine: SQLiteEngine, size: int) -> None:
+        self.engine = engine
+        self.size = size
+        self.idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self.in_use = asyncio.Semaphore(size)
+        self.opened: list[aiosqlite.Connection] = []
+        self.closing: set[asyncio.Future[None]] = set()
+
+    async def acquire(self) -> aiosqlite.Connection:
+        await self.in_use.acquire()
+        try:
+            if not self.idle.empty():
+                return self.idle.get_nowait()
+            connection = await aiosqlite.connect(**self.engine.connection_kwargs)
+            connection.row_factory = dict_factory  # type: ignore[assignment]
+            await connection.execute("PRAGMA foreign_keys = 1")
+            self.opened.append(connection)
+            return connection
+        except BaseException:
+            self.in_use.release()
+            raise
+
+    def release(self, connection: aiosqlite.Connection) -> None:
+        self.idle.put_nowait(connection)
+        self.in_use.release()
+
+    def discard(self, connection: aiosqlite.Connection) -> None:
+        """Close a connection a statement failed or was cancelled on: a statement left active
+        would hold its read snapshot, and later reads on that connection would be stale."""
+        self.opened.remove(connection)
+        self.in_use.release()
+        closing = asyncio.ensure_future(connection.close())
+        self.closing.add(closing)
+        closing.add_done_callback(self.closing.discard)
+
+    async def close(self) -> None:
+        for connection in self.opened:
+            with contextlib.suppress(Exception):
+                await connection.close()
+        self.opened.clear()
+        if self.closing:
+            await asyncio.gather(*self.closing, return_exceptions=True)
+
+
 class TrefpuntSQLiteEngine(SQLiteEngine):
+    """Piccolo's engine, with a few open connections for statements outside a transaction while
+    `open_pool()` is in force on the running event loop (the app's lifespan)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Readers] = weakref.WeakKeyDictionary()
+
+    async def _run_in_new_connection(
+        self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
+    ) -> Any:
+        readers = self.readers.get(asyncio.get_running_loop())
+        if readers is None or (query_type == "insert" and self.get_version_sync() < 3.35):
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        connection = await readers.acquire()
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                rows = await cursor.fetchall()
+        except BaseException:
+            readers.discard(connection)
+            raise
+        readers.release(connection)
+        return rows
+
+    async def open_readers(self, size: int = SQLITE_READERS) -> None:
+        self.readers.setdefault(asyncio.get_running_loop(), _Readers(self, size))
+
+    async def close_readers(self) -> None:
+        readers = self.readers.pop(asyncio.get_running_loop(), None)
+        if readers is not None:
+            await readers.close()
+
     def transaction(
         self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
     ) -> SQLiteTransaction:
@@ -96,12 +180,16 @@ async def open_pool() -> None:
         await db.start_connection_pool(min_size=1, max_size=10)
     elif isinstance(db, SQLiteEngine):
         enable_sqlite_wal(db.path)
+        if isinstance(db, TrefpuntSQLiteEngine):
+            await db.open_readers()
 
 
 async def close_pool() -> None:
     db = engine()
     if isinstance(db, PostgresEngine):
         await db.close_connection_pool()
+    elif isinstance(db, TrefpuntSQLiteEngine):
+        await db.close_readers()
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from events.services import feeds
 from events.services.feeds import FeedQuery
 from events.settings import DEFAULT_LANGUAGE
+from events.web.cache import FEED_TTL, cached_bytes, feed_key, page_store, pages_version
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
@@ -46,15 +47,25 @@ def _validator_headers(validators: feeds.Validators) -> dict[str, str]:
     }
 
 
+async def _body(request: Request[Any, Any, Any], feed: FeedQuery, validators: feeds.Validators) -> bytes:
+    """The feed's bytes, built once per ETag (data version, day, feed) and "pages" version: the
+    latter also moves with writes the ETag's version does not follow (e.g. an organisation's name)."""
+    version = await pages_version()
+    if version is None:
+        return await feeds.build(feed)
+    key = feed_key(validators.etag, version, feed.cache_key())
+    return await cached_bytes(page_store(request.scope), key, lambda: feeds.build(feed), FEED_TTL)
+
+
 async def _respond(request: Request[Any, Any, Any], feed: FeedQuery, filename: str) -> Response[bytes]:
     validators = await feeds.validators(feed)
     headers = _validator_headers(validators)
     if request.method == "HEAD":
-        await feeds.build(feed)  # a HEAD of a feed that doesn't exist is a 404 too
+        await _body(request, feed, validators)  # a HEAD of a feed that doesn't exist is a 404 too
         return Response(b"", headers={**headers, "Content-Type": "text/calendar; charset=utf-8"})
     if _not_modified(request, validators):
         return Response(b"", status_code=304, headers=headers)
-    body = await feeds.build(feed)
+    body = await _body(request, feed, validators)
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return Response(body, media_type="text/calendar", headers=headers)
 

@@ -13,10 +13,20 @@ from events.services import events as event_service
 from events.services import registrations
 from events.services.events import EventFilters
 from events.tables import Organisation
-from events.web.participant import form_context
+from events.web.cache import PagePolicy, csrf_token, page_cache
+from events.web.participant import form_context, form_stamp
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
+
+
+def _form_values(scope: Any) -> dict[str, str]:
+    """The per-request values of a cached event page's form."""
+    return {"_csrf_token": csrf_token(scope), "stamp": form_stamp(int(scope["path_params"]["event_id"]))}
+
+
+# `?from=` fills the form with a participant's own details: never cached.
+EVENT_PAGE_CACHE = page_cache(PagePolicy(personal_params=("from",), fill=_form_values))
 
 
 async def _organisations() -> list[dict[str, Any]]:
@@ -28,7 +38,7 @@ async def _organisations() -> list[dict[str, Any]]:
 class PublicController(Controller):
     include_in_schema = False
 
-    @get(["/", "/events"], name="events")
+    @get(["/", "/events"], name="events", middleware=[page_cache()])
     async def event_list(
         self,
         request: Request[Any, Any, Any],
@@ -56,7 +66,7 @@ class PublicController(Controller):
             },
         )
 
-    @get("/events/{event_id:int}", name="event")
+    @get("/events/{event_id:int}", name="event", middleware=[EVENT_PAGE_CACHE])
     async def event_page(
         self,
         event_id: FromPath[int],

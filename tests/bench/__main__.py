@@ -424,7 +424,8 @@ def bench_database(kind: str, config: Config, secret: str, rows: list[Row], chec
         for row in rows:
             if row.db == kind and row.scenario in inner["queries"]:
                 row.raw["queries"] = queries = inner["queries"][row.scenario]
-                row.note = f"{queries} SQL queries" + (f"; {row.note}" if row.note else "")
+                counts = f"SQL queries: {queries['built']} built, {queries['cached']} cached"
+                row.note = counts + (f"; {row.note}" if row.note else "")
         rows += inprocess_rows(kind, inner)
     rows += scale_check(kind, config, secret, work)
 
