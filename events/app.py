@@ -13,8 +13,6 @@ from typing import Any
 from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine as PluginJinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -42,11 +40,14 @@ from events.web.api_consultations import ConsultationApiController, advisor_feed
 from events.web.api_networking import NetworkingApiController
 from events.web.api_registrations import RegistrationApiController
 from events.web.auth import SESSION_COOKIE, SessionConfig
+from events.web.cache import STORE_NAME as PAGE_STORE
+from events.web.cache import BoundedMemoryStore
 from events.web.devmail import DevMailController
 from events.web.errors import EXCEPTION_HANDLERS
 from events.web.feeds import FEED_HANDLERS
 from events.web.health import health
 from events.web.middleware import language_middleware
+from events.web.openapi_docs import openapi_config
 from events.web.participant import (
     BookingFormController,
     PrivatePageController,
@@ -73,6 +74,8 @@ def _store_registry(settings: Settings) -> StoreRegistry:
     sessions = FileStore(settings.var_dir / "sessions", create_directories=True)
 
     def factory(name: str) -> Store:
+        if name == PAGE_STORE:  # cached public pages and feeds: bounded in size
+            return BoundedMemoryStore()
         return sessions if name == "sessions" else MemoryStore()
 
     return StoreRegistry(default_factory=factory)
@@ -195,13 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=app_middleware,
         csrf_config=csrf_config,
         template_config=TemplateConfig(engine=PluginJinjaTemplateEngine.from_environment(make_environment())),
-        openapi_config=OpenAPIConfig(
-            title="Trefpunt API",
-            version=__version__,
-            path="/schema",
-            render_plugins=[RedocRenderPlugin()],
-            description="Events, registrations and bookings of the Trefpunt partner organisations.",
-        ),
+        openapi_config=openapi_config(__version__),
         exception_handlers=EXCEPTION_HANDLERS,
         stores=_store_registry(settings),
         lifespan=[lifespan],

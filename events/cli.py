@@ -161,5 +161,31 @@ def api_token(organisation_slug: str, role: str, name: str) -> None:
     click.echo(token)
 
 
+@main.command()
+@click.option("--now", "now_text", default="", help="Act as if it were this moment (ISO 8601 with offset).")
+def retention(now_text: str) -> None:
+    """Anonymise the registrations of events whose retention period is over (the worker does
+    this daily)."""
+    from datetime import UTC, datetime
+
+    from events.services.retention import run_retention
+
+    now = datetime.now(UTC)
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter(
+                "give an ISO 8601 moment, e.g. 2027-01-31T03:00:00+00:00", param_hint="--now"
+            ) from None
+        if now.tzinfo is None:
+            raise click.BadParameter("give the moment with its offset, e.g. +00:00", param_hint="--now")
+    counts = _run(run_retention(now))
+    click.echo(
+        f"{counts.registrations} registrations of {counts.events} events anonymised, "
+        f"{counts.privacy_requests} privacy requests cleared."
+    )
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -77,6 +77,8 @@ class Settings:
     max_body_bytes: int = 1_048_576
     mail_from: str = "trefpunt@localhost"
     smtp_timeout: float = 30.0
+    # Webhooks may be sent to loopback and private networks (tests, an intranet receiver).
+    webhook_allow_private: bool = False
 
     @property
     def is_postgres(self) -> bool:
@@ -119,6 +121,7 @@ def load_settings() -> Settings:
         allowed_hosts=allowed,
         mail_from=os.environ.get("MAIL_FROM") or f"trefpunt@{_mail_domain(base_host)}",
         smtp_timeout=float(os.environ.get("SMTP_TIMEOUT", "30")),
+        webhook_allow_private=_flag("TREFPUNT_WEBHOOK_ALLOW_PRIVATE", "off", ("on", "off")) == "on",
     )
 
 

@@ -45,6 +45,8 @@ SUBJECTS = {
     "meeting_request": N_("Meeting request: %(title)s"),
     "meeting_accepted": N_("Meeting planned: %(title)s"),
     "meeting_cancelled": N_("Meeting cancelled: %(title)s"),
+    "webhook_disabled": N_("Webhook disabled: %(title)s"),
+    "privacy_link": N_("Your data at Trefpunt"),
 }
 
 

@@ -116,7 +116,10 @@ def _parts(row: dict[str, Any], settings: Settings) -> MailParts:
     )
 
 
-async def _record_sent(message_id: int) -> None:
+async def _record_sent(message_ids: list[int]) -> None:
+    """Mark delivered messages sent. Called right after each delivery, not once per batch: a
+    crash between a send and this UPDATE re-sends that one message (same Message-ID) when its
+    lease runs out, never a whole batch."""
     await OutboxMessage.update(
         {
             OutboxMessage.status: "sent",
@@ -124,7 +127,7 @@ async def _record_sent(message_id: int) -> None:
             OutboxMessage.lease_until: None,
             OutboxMessage.last_error: "",
         }
-    ).where((OutboxMessage.id == message_id) & (OutboxMessage.status == "sending"))
+    ).where(OutboxMessage.id.is_in(message_ids) & (OutboxMessage.status == "sending"))
 
 
 async def _record_failure(row: dict[str, Any], error: DeliveryError, config: WorkerConfig) -> None:
@@ -176,7 +179,7 @@ async def drain_once(config: WorkerConfig | None = None, transport: Transport | 
                 log.exception("unexpected error sending outbox row %s", row["id"])
                 await _record_failure(row, DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False), config)
             else:
-                await _record_sent(row["id"])
+                await _record_sent([row["id"]])
     finally:
         await transport.close()
     return len(rows)
@@ -193,6 +196,10 @@ async def run_worker(stop: asyncio.Event, config: WorkerConfig | None = None) ->
     """Drain the outbox until `stop` is set; survives database and delivery errors."""
     config = config or WorkerConfig()
     log.info("outbox worker started")
+    # Webhook deliveries have their own loop: a slow receiver must not hold up the mail.
+    from events.services.webhook_delivery import run_webhook_sender
+
+    webhooks = asyncio.create_task(run_webhook_sender(stop), name="webhook-sender")
     next_schedule = 0.0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
@@ -202,6 +209,13 @@ async def run_worker(stop: asyncio.Event, config: WorkerConfig | None = None) ->
                 await queue_scheduled_mail()
             except Exception:  # a failed round is retried at the next interval
                 log.exception("reminder scheduling error")
+            try:
+                # Imported here: retention builds on the services, which build on the outbox.
+                from events.services.retention import daily_retention
+
+                await daily_retention()  # at most once a day across all worker processes
+            except Exception:  # tried again at the next interval
+                log.exception("retention error")
         try:
             handled = await drain_once(config)
         except Exception:  # the worker must outlive a database hiccup
@@ -210,4 +224,7 @@ async def run_worker(stop: asyncio.Event, config: WorkerConfig | None = None) ->
         if handled == 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=config.poll_interval)
+    # A send in flight gets a moment to finish; cut off, its lease brings it back later.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(webhooks, timeout=8)
     log.info("outbox worker stopped")

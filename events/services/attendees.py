@@ -14,6 +14,7 @@ from events.i18n import pick_translation, translate
 from events.services import audit
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, NotFound
+from events.services.host_view import host_view, shown, viewers_of
 from events.services.hosts import require_editor, require_host
 from events.services.questions import QuestionView, list_questions
 from events.settings import LANGUAGES
@@ -40,16 +41,22 @@ class Attendee(msgspec.Struct):
     attendance: str
     created_at: datetime
     answers: dict[str, Any]
+    # True when the viewer (a co-host without the person's consent) sees a pseudonym only.
+    redacted: bool = False
 
 
 async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str | None = None) -> list[Attendee]:
     """The event's registrations for its hosts, filtered by status and a search in name, email
-    or company."""
-    await require_host(actor, event_id)
+    or company — as the viewer may see them (visibility.py): the search never finds what the
+    viewer may not see."""
+    view = await host_view(actor, event_id)
     select = Registration.select().where(Registration.event == event_id)
     if status:
         select = select.where(Registration.status == status)
-    rows = await select.order_by(Registration.name).order_by(Registration.id)
+    rows = await shown(view, await select.order_by(Registration.name).order_by(Registration.id))
+    if not view.is_owner:
+        # Ordered by what the viewer sees: the order of hidden names would say something of them.
+        rows.sort(key=lambda r: (r["redacted"], r["name"].casefold() if not r["redacted"] else "", r["id"]))
     needle = query.strip().lower()
     return [
         Attendee(
@@ -63,6 +70,7 @@ async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str
             attendance=r["attendance"],
             created_at=r["created_at"],
             answers=json.loads(r["answers"] or "{}"),
+            redacted=r["redacted"],
         )
         for r in rows
         if not needle or needle in f"{r['name']} {r['email']} {r['company']}".lower()
@@ -71,9 +79,10 @@ async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str
 
 async def export_table(actor: Actor, event_id: int, language: str) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the attendee export, with one column per question; every text cell
-    neutralised against formula injection."""
+    neutralised against formula injection. A co-host's export has no answer columns (answers
+    stay with the owner) and contact details only of people who consented to it."""
     people = await attendees(actor, event_id)
-    questions = await list_questions(event_id)
+    questions = await list_questions(event_id) if (await host_view(actor, event_id)).is_owner else []
     lang = language if language in LANGUAGES else "nl"
     header = ["id", "name", "email", "phone", "company", "language", "status", "attendance", "registered_at"]
     header += [q.label.get(lang) or next(iter(q.label.values()), str(q.id)) for q in questions]
@@ -155,12 +164,16 @@ class MailLogEntry(msgspec.Struct):
 async def mail_log(
     actor: Actor, *, event_id: int | None = None, status: str | None = None, limit: int = 200
 ) -> list[MailLogEntry]:
-    """Outbox messages of the actor's organisations (or of one event they host), newest first."""
+    """Outbox messages of the actor's organisations (or of one event they host), newest first.
+
+    Participants' mails belong to the organisation that owns the event: a co-host never sees
+    their recipients here, not even through an event it co-hosts."""
+    own = OutboxMessage.organisation.is_in(list(actor.roles) or [-1])
     if event_id is not None:
         await require_host(actor, event_id)
-        select = OutboxMessage.select().where(OutboxMessage.event == event_id)
+        select = OutboxMessage.select().where((OutboxMessage.event == event_id) & own)
     else:
-        select = OutboxMessage.select().where(OutboxMessage.organisation.is_in(list(actor.roles) or [-1]))
+        select = OutboxMessage.select().where(own)
     if status:
         select = select.where(OutboxMessage.status == status)
     rows = await select.order_by(OutboxMessage.id, ascending=False).limit(limit)
@@ -276,7 +289,32 @@ async def recent_registrations(actor: Actor, limit: int = 10) -> list[dict[str, 
         .order_by(Registration.id, ascending=False)
         .limit(limit)
     )
-    return [{**row, "title": titles[row["event"]]} for row in rows]
+    return [{**row, "title": titles[row["event"]]} for row in await _shown_across_events(actor, rows)]
+
+
+async def _shown_across_events(actor: Actor, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Registration rows of several events, each as the actor may see it for its event (the
+    actor may own one event and only co-host another): three queries whatever the number."""
+    from events.services.visibility import consented_organisations, seen_by
+    from events.tables import Event, EventHost
+
+    event_ids = list({row["event"] for row in rows}) or [-1]
+    owners = {
+        r["id"]: r["organisation"]
+        for r in await Event.select(Event.id, Event.organisation).where(Event.id.is_in(event_ids))
+    }
+    co_hosts: dict[int, list[int]] = {}
+    for r in await EventHost.select(EventHost.event, EventHost.organisation).where(EventHost.event.is_in(event_ids)):
+        co_hosts.setdefault(r["event"], []).append(r["organisation"])
+    viewers = {event_id: viewers_of(actor, owner, co_hosts.get(event_id, [])) for event_id, owner in owners.items()}
+    hidden = [row["id"] for row in rows if owners.get(row["event"]) not in viewers.get(row["event"], frozenset())]
+    consented = await consented_organisations(hidden)
+    return [
+        seen_by(
+            row, viewers.get(row["event"], frozenset()), owners.get(row["event"], -1), consented.get(row["id"], set())
+        )
+        for row in rows
+    ]
 
 
 # One person, as the back office shows them -----------------------------------------------------
@@ -326,18 +364,24 @@ class PersonView(msgspec.Struct, kw_only=True):
     consents: list[ConsentLine]
     history: list[HistoryLine]
     mails: list[PersonMail]
+    # A co-host without the person's consent: a pseudonym, no contact details, no answers.
+    redacted: bool = False
+    answers_hidden: bool = False
 
 
 async def person(actor: Actor, registration_id: int, language: str = "nl") -> PersonView:
     """A registration with its answers, consent ledger, the moments its row records, and every
-    mail queued for it; any host of its event may look (404 for everyone else)."""
+    mail queued for it; any host of its event may look (404 for everyone else). A co-host sees
+    what visibility.py allows: no answers, contact details only with the person's consent, and
+    only the mails its own organisations sent."""
     from events.tables import Consent, ConsentPurpose
 
-    row = await Registration.select().where(Registration.id == registration_id).first()
-    if row is None:
+    found = await Registration.select().where(Registration.id == registration_id).first()
+    if found is None:
         raise NotFound()
-    await require_host(actor, row["event"])
-    answers = json.loads(row["answers"] or "{}")
+    view = await host_view(actor, found["event"])
+    row = (await shown(view, [found]))[0]
+    answers = json.loads(row["answers"] or "{}") if view.is_owner else {}
     questions = {str(q.id): q for q in await list_questions(row["event"])}
     lines = [
         AnswerLine(
@@ -379,7 +423,10 @@ async def person(actor: Actor, registration_id: int, language: str = "nl") -> Pe
     history = sorted((HistoryLine(what=what, at=at) for what, at in moments if at is not None), key=lambda h: h.at)
     mails = (
         await OutboxMessage.select()
-        .where(OutboxMessage.registration == registration_id)
+        .where(
+            (OutboxMessage.registration == registration_id)
+            & OutboxMessage.organisation.is_in(list(view.viewers) or [-1])
+        )
         .order_by(OutboxMessage.id, ascending=False)
     )
     return PersonView(
@@ -393,6 +440,8 @@ async def person(actor: Actor, registration_id: int, language: str = "nl") -> Pe
         status=row["status"],
         attendance=row["attendance"],
         source=row["source"],
+        redacted=row["redacted"],
+        answers_hidden=not view.is_owner,
         answers=lines,
         consents=consent_lines,
         history=history,

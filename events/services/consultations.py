@@ -19,10 +19,11 @@ from urllib.parse import urlsplit
 import msgspec
 
 from events.db import is_unique_violation, write_transaction
-from events.services import audit, consents, notifications, tokens
+from events.services import audit, consents, notifications, tokens, webhooks
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
-from events.services.hosts import require_editor, require_host
+from events.services.host_view import host_view, shown
+from events.services.hosts import require_editor
 from events.services.organisers import normalise_email
 from events.services.registrations import (
     ACTIVE,
@@ -375,6 +376,7 @@ async def book_slot(
             assert registration is not None
             await consents.record(registration["id"], person.email_key, person.purposes, "given", source)
             await notifications.notify_booking(registration, "booking_confirmed", "REQUEST")
+            await webhooks.emit("booking.created", event["id"], registration)
     except Exception as exc:
         if is_unique_violation(exc):
             raise Conflict(N_("Someone else just booked this time slot. Please choose another.")) from None
@@ -480,20 +482,19 @@ class DayOverview(msgspec.Struct):
 
 
 async def day_overview(actor: Actor, event_id: int, advisor_id: int | None = None) -> DayOverview:
-    """Advisors as columns, start times as rows: free, blocked, booked (with who and attendance)."""
-    await require_host(actor, event_id)
+    """Advisors as columns, start times as rows: free, blocked, booked (with who and attendance);
+    who, as the viewer may see them (a co-host without consent: a pseudonym)."""
+    view = await host_view(actor, event_id)
     query = Advisor.select().where(Advisor.event == event_id)
     if advisor_id is not None:
         query = query.where(Advisor.id == advisor_id)
     advisors = await query.order_by(Advisor.position).order_by(Advisor.id)
     column = {row["id"]: index for index, row in enumerate(advisors)}
     slots = await Slot.select().where((Slot.event == event_id) & Slot.advisor.is_in(list(column) or [-1]))
-    bookings = {
-        r["slot"]: r
-        for r in await Registration.select().where(
-            (Registration.event == event_id) & (Registration.status == "confirmed") & Registration.slot.is_not_null()
-        )
-    }
+    booked = await Registration.select().where(
+        (Registration.event == event_id) & (Registration.status == "confirmed") & Registration.slot.is_not_null()
+    )
+    bookings = {r["slot"]: r for r in await shown(view, booked)}
     rows: dict[datetime, list[DayCell | None]] = {}
     for slot in slots:
         booking = bookings.get(slot["id"])

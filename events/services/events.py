@@ -18,7 +18,7 @@ from piccolo.columns import Column
 from piccolo.query import WhereRaw
 
 from events.db import write_transaction
-from events.services import audit, consultations, networking, notifications, registrations
+from events.services import audit, consultations, networking, notifications, registrations, webhooks
 from events.services.access import Actor, require_event_view
 from events.services.consultations import ConsultationInput
 from events.services.errors import N_, Conflict, Forbidden, InvalidInput, NotFound
@@ -439,6 +439,7 @@ async def update_event(actor: Actor, event_id: int, patch: EventPatch) -> bool:
                 await notifications.notify_event_changed(event_id)
             if "capacity" in changed and row["status"] == "published":
                 await registrations.after_capacity_change(event_id)
+            await webhooks.emit("event.updated", event_id)
             await audit.record(
                 actor,
                 "event.updated",
@@ -462,6 +463,7 @@ async def publish_event(actor: Actor, event_id: int) -> None:
             Event.id == event_id
         )
         await bump_data_version()
+        await webhooks.emit("event.updated", event_id)
         await audit.record(actor, "event.published", organisation_id=row["organisation"], target=f"event:{event_id}")
 
 
@@ -482,6 +484,7 @@ async def cancel_event(actor: Actor, event_id: int) -> None:
         ).where(Event.id == event_id)
         await bump_data_version()
         told = await notifications.notify_event_cancelled(event_id)
+        await webhooks.emit("event.cancelled", event_id)
         await audit.record(
             actor, "event.cancelled", organisation_id=row["organisation"], target=f"event:{event_id}", told=told
         )
@@ -585,8 +588,11 @@ async def hosted_by(organisation_slug: str) -> WhereRaw:
     """Events the organisation owns or co-hosts (no event for an unknown slug)."""
     org = await Organisation.select(Organisation.id).where(Organisation.slug == organisation_slug).first()
     org_id = org["id"] if org else -1
+    # EXISTS, not IN (SELECT …): a probe of the (event, organisation) index per candidate row
+    # instead of a list of every event the organisation ever co-hosted.
     return WhereRaw(
-        "(event.organisation = {} OR event.id IN (SELECT event FROM event_host WHERE organisation = {}))",
+        "(event.organisation = {} OR EXISTS "
+        "(SELECT 1 FROM event_host WHERE event_host.event = event.id AND event_host.organisation = {}))",
         org_id,
         org_id,
     )
@@ -618,7 +624,11 @@ async def list_events(
     if filters.on_or_after:
         query = query.where(Event.starts_at >= _local_midnight(filters.on_or_after))
     else:
-        query = query.where(Event.ends_at >= _now())
+        now = _now()
+        # No event lasts longer than MAX_DURATION (_check_times), so the lower bound on
+        # starts_at changes no answer; it lets the (status, starts_at) index skip the past
+        # instead of testing ends_at on every event that ever was.
+        query = query.where((Event.starts_at >= now - MAX_DURATION) & (Event.ends_at >= now))
     if filters.kind:
         query = query.where(Event.kind == filters.kind)
     if filters.language in LANGUAGES:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from events.services.access import Actor, require_event_edit
-from events.services.errors import NotFound
+from events.services.access import EDIT_ROLES, Actor, require_event_edit
+from events.services.errors import Forbidden, NotFound
 from events.tables import Event, EventHost
 
 
@@ -23,6 +23,22 @@ async def require_host(actor: Actor, event_id: int) -> int:
     if not any(actor.role_in(org) for org in (owner, *co_hosts)):
         raise NotFound()
     return owner
+
+
+async def require_door(actor: Actor, event_id: int) -> int:
+    """Checking people in is the door's work, shared by the hosts: owners and editors of the
+    owning organisation or of a co-host (viewers: 403, others: 404). Returns the owner."""
+    owner, co_hosts = await hosts_of(event_id)
+    roles = [actor.role_in(org) for org in (owner, *co_hosts)]
+    if actor.kind == "cli" or any(role in EDIT_ROLES for role in roles):
+        return owner
+    if any(roles):
+        raise Forbidden()
+    raise NotFound()
+
+
+def can_work_the_door(actor: Actor, owner: int, co_hosts: list[int]) -> bool:
+    return any(actor.can_edit_for(org) for org in (owner, *co_hosts))
 
 
 async def require_editor(actor: Actor, event_id: int) -> int:

@@ -19,7 +19,7 @@ from events.db import is_unique_violation, write_transaction
 from events.services import notifications
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
-from events.services.hosts import require_host
+from events.services.host_view import host_view, shown_profiles
 from events.services.registrations import by_token, lock_event
 from events.settings import get_settings
 from events.tables import (
@@ -223,8 +223,10 @@ async def directory(
 
 
 async def organiser_directory(actor: Actor, event_id: int) -> list[ProfileView]:
-    await require_host(actor, event_id)
-    return [_view(row) for row in await _visible(event_id)]
+    """The directory as the event's hosts see it; a co-host sees people who did not consent to
+    it under a pseudonym (host_view.shown_profiles)."""
+    view = await host_view(actor, event_id)
+    return [_view(row) for row in await shown_profiles(view, await _visible(event_id))]
 
 
 def rank(mine: ProfileView, others: list[ProfileView]) -> list[Suggestion]:
@@ -577,8 +579,9 @@ class Schedule(msgspec.Struct):
 
 
 async def meeting_schedule(actor: Actor, event_id: int) -> Schedule:
-    """The organisers' view: accepted meetings per slot and table, and the numbers."""
-    await require_host(actor, event_id)
+    """The organisers' view: accepted meetings per slot and table, and the numbers; people as
+    the viewer may see them (host_view.shown_profiles)."""
+    view = await host_view(actor, event_id)
     slots = {
         row["id"]: MeetingSlotView(row["id"], row["starts_at"], row["ends_at"])
         for row in await MeetingSlot.select().where(MeetingSlot.event == event_id).order_by(MeetingSlot.starts_at)
@@ -589,8 +592,11 @@ async def meeting_schedule(actor: Actor, event_id: int) -> Schedule:
     }
     profiles = {
         row["id"]: row["display_name"]
-        for row in await NetworkProfile.select(NetworkProfile.id, NetworkProfile.display_name).where(
-            NetworkProfile.event == event_id
+        for row in await shown_profiles(
+            view,
+            await NetworkProfile.select(
+                NetworkProfile.id, NetworkProfile.registration, NetworkProfile.display_name
+            ).where(NetworkProfile.event == event_id),
         )
     }
     meetings = await Meeting.select().where(Meeting.event == event_id).order_by(Meeting.id)

@@ -18,10 +18,10 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from events.db import engine, is_unique_violation, write_transaction
-from events.services import audit, consents, notifications, tokens
+from events.services import audit, consents, notifications, tokens, webhooks
 from events.services.access import Actor
 from events.services.errors import N_, Conflict, InvalidInput, NotFound
-from events.services.hosts import hosts_of, require_editor, require_host
+from events.services.hosts import hosts_of, require_door, require_editor
 from events.services.organisers import normalise_email
 from events.services.questions import check_answers, list_questions
 from events.tables import Event, Registration, Slot
@@ -122,6 +122,8 @@ async def _confirm_with_invite(facts: notifications.EventFacts, registration: di
     await Registration.update(changes).where(Registration.id == registration["id"])
     row = await _reload(registration["id"])
     await notifications.queue_registration_mail(facts, row, kind, "REQUEST", manage_url=tokens.manage_url(row))
+    if registration["status"] == "waitlisted":
+        await webhooks.emit("registration.promoted", row["event"], row)
 
 
 async def _seat_or_waitlist(facts: notifications.EventFacts, registration: dict[str, Any], kind: str) -> str:
@@ -292,6 +294,7 @@ async def register(
                 status = await _seat_or_waitlist(facts, registration, "invitation")
             registration = await _reload(registration["id"])
             position = await waitlist_position(registration)
+            await webhooks.emit("registration.created", event_id, registration)
     except _Duplicate:
         return await _already_registered(event_id, email)
     except Exception as exc:
@@ -350,6 +353,7 @@ async def _cancel(registration: dict[str, Any], *, kind: str, actor: Actor | Non
             Registration.feed_token_hash: None,
         }
     ).where(Registration.id == registration["id"])
+    await webhooks.emit("registration.cancelled", registration["event"], registration)
     facts = await notifications.load_event_facts(registration["event"])
     if facts.row["kind"] == "networking":
         # Imported here: networking builds on registrations (tokens, locks).
@@ -386,6 +390,13 @@ async def cancel_by_participant(token: str) -> None:
         if registration["status"] not in ACTIVE:
             raise NotFound()
         await _cancel(registration, kind="registration_cancelled", actor=None)
+
+
+async def cancel_within_transaction(registration: dict[str, Any]) -> None:
+    """Cancel as the participant would, inside the caller's transaction (which holds the event
+    lock): the seat goes to the waitlist, the advisor or meeting partners are told. Used by
+    erasure (events/services/privacy.py)."""
+    await _cancel(registration, kind="registration_cancelled", actor=None)
 
 
 # Organiser use cases --------------------------------------------------------------------------
@@ -480,7 +491,10 @@ async def move_up(actor: Actor, registration_id: int) -> None:
 
 
 async def mark_attendance(actor: Actor, registration_id: int, attendance: Literal["attended", "no_show", ""]) -> None:
-    registration = await _for_organiser(actor, registration_id)
+    registration = await Registration.select().where(Registration.id == registration_id).first()
+    if registration is None:
+        raise NotFound()
+    await require_door(actor, registration["event"])
     if registration["status"] != "confirmed":
         raise Conflict(N_("Only confirmed participants can be checked in."))
     # checked_in_at: when they came in (kept on a second tap), cleared by undo or a no-show.
@@ -595,17 +609,26 @@ class RegistrationRow(msgspec.Struct, omit_defaults=True):
     company: str = ""
     attendance: str = ""
     waitlist_position: int | None = None
+    # True for a co-host's token when the person did not consent to it: `name` is a
+    # pseudonym, contact fields and answers are empty (visibility.py).
+    redacted: bool = False
 
 
 async def list_for_organiser(
     actor: Actor, event_id: int, *, status: str | None, page: int, page_size: int
 ) -> tuple[list[RegistrationRow], bool]:
-    """Registrations of an event for its hosts (any role); others get 404."""
-    await require_host(actor, event_id)
+    """Registrations of an event for its hosts (any role), as the token's organisation may see
+    them (visibility.py); others get 404. Two queries of the ledger per page, not one a row."""
+    from events.services.consent_overview import current_purposes
+    from events.services.host_view import host_view, shown
+
+    view = await host_view(actor, event_id)
     query = Registration.select().where(Registration.event == event_id)
     if status:
         query = query.where(Registration.status == status)
     rows = await query.order_by(Registration.id).offset((page - 1) * page_size).limit(page_size + 1)
+    page_rows = await shown(view, rows[:page_size])
+    current = await current_purposes([row["id"] for row in page_rows])
     waitlisted = [
         r["id"]
         for r in await Registration.select(Registration.id)
@@ -622,13 +645,14 @@ async def list_for_organiser(
             status=row["status"],
             created_at=row["created_at"],
             answers=json.loads(row["answers"] or "{}"),
-            consents=sorted(await consents.current_for_registration(row["id"])),
+            consents=sorted(current.get(row["id"], set())),
             phone=row["phone"],
             company=row["company"],
             attendance=row["attendance"],
             waitlist_position=positions.get(row["id"]),
+            redacted=row["redacted"],
         )
-        for row in rows[:page_size]
+        for row in page_rows
     ]
     return items, len(rows) > page_size
 
@@ -791,6 +815,7 @@ async def add_by_organiser(
             )
             registration = await _reload(registration["id"])
             position = await waitlist_position(registration)
+            await webhooks.emit("registration.created", event_id, registration)
     except Exception as exc:
         if is_unique_violation(exc):  # another tab added the same person a moment earlier
             raise duplicate from None
@@ -812,7 +837,7 @@ async def check_in_by_code(actor: Actor, event_id: int, code: str) -> CheckInRes
 
     A code that is not genuine is a 422; a genuine code of another event's registration, or of
     someone without a seat, a 409 that says so."""
-    await require_editor(actor, event_id)
+    await require_door(actor, event_id)
     parsed = tokens.parse_check_in_code(code)
     invalid = InvalidInput(N_("This is not a valid check-in code."), field="code")
     if parsed is None:
@@ -850,7 +875,7 @@ async def check_in_by_code(actor: Actor, event_id: int, code: str) -> CheckInRes
 async def mark_no_shows(actor: Actor, event_id: int, now: datetime | None = None) -> int:
     """After the event: every confirmed person not checked in becomes a no-show. Returns how
     many; before the end it is a 409."""
-    owner = await require_editor(actor, event_id)
+    owner = await require_door(actor, event_id)
     async with write_transaction():
         event = await lock_event(event_id)
         if (now or _now()) < event["ends_at"]:

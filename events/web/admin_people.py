@@ -16,7 +16,7 @@ from events.services import attendees, registrations
 from events.services import events as event_service
 from events.services.access import Actor
 from events.services.errors import N_, DomainError, InvalidInput
-from events.services.hosts import hosts_of, require_editor
+from events.services.hosts import can_work_the_door, hosts_of, require_editor
 from events.web.auth import session_organiser
 from events.web.errors import localise
 
@@ -106,7 +106,7 @@ async def check_in_page(
     needle = q.strip().lower()
     people = [p for p in confirmed if not needle or needle in f"{p.name} {p.email} {p.company}".lower()]
     event = await event_service.get_event(event_id, organiser)
-    owner, _ = await hosts_of(event_id)
+    owner, co_hosts = await hosts_of(event_id)
     return Template(
         "admin/check_in.html",
         context={
@@ -116,7 +116,7 @@ async def check_in_page(
             "q": q,
             "checked": sum(1 for p in confirmed if p.attendance == "attended"),
             "not_in": sum(1 for p in confirmed if p.attendance == ""),
-            "can_edit": organiser.can_edit_for(owner),
+            "can_edit": can_work_the_door(organiser, owner, co_hosts),
             "ended": event.ends_at <= datetime.now(UTC),
             "just_in": next((p for p in confirmed if p.id == checked), None),
             "already": already,

@@ -17,6 +17,8 @@ from events.services.access import Actor
 from events.services.errors import N_, InvalidInput
 from events.services.events import EventFilters, EventInput, EventPatch, EventView
 from events.web.auth import bearer_actor, require_actor
+from events.web.cache import page_cache
+from events.web.openapi_docs import BODY, OPTIONAL_TOKEN, TOKEN, errors
 from events.web.templating import query_url
 
 
@@ -58,7 +60,7 @@ class EventApiController(Controller):
     dependencies = {"actor": Provide(bearer_actor)}
     opt = {"skip_session": True}
 
-    @get("/", summary="List upcoming published events")
+    @get("/", summary="List upcoming published events", responses=errors(), middleware=[page_cache()])
     async def list_events(
         self,
         request: Request[Any, Any, Any],
@@ -83,7 +85,12 @@ class EventApiController(Controller):
         )
         return EventList(items=result.items, next=next_url)
 
-    @get("/{event_id:int}", summary="One event (drafts only with a token of a hosting organisation)")
+    @get(
+        "/{event_id:int}",
+        summary="One event (drafts only with a token of a hosting organisation)",
+        responses=errors(401, 404),
+        security=OPTIONAL_TOKEN,
+    )
     async def get_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         return await event_service.get_event(event_id, actor)
 
@@ -92,6 +99,8 @@ class EventApiController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Create a draft event owned by the token's organisation",
         before_request=require_json_body,
+        responses=errors(401, 403, *BODY),
+        security=TOKEN,
     )
     async def create_event(self, data: JSONBody[EventInput], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
@@ -102,6 +111,8 @@ class EventApiController(Controller):
         "/{event_id:int}",
         summary="Change an event; start, end, place, link or status raise its SEQUENCE",
         before_request=require_json_body,
+        responses=errors(401, 403, 404, 409, *BODY),
+        security=TOKEN,
     )
     async def update_event(
         self, event_id: FromPath[int], data: JSONBody[EventPatch], actor: NamedDependency[Actor | None]
@@ -110,13 +121,25 @@ class EventApiController(Controller):
         await event_service.update_event(who, event_id, data)
         return await event_service.get_event(event_id, who)
 
-    @post("/{event_id:int}/publish", status_code=HTTP_200_OK, summary="Publish a draft")
+    @post(
+        "/{event_id:int}/publish",
+        status_code=HTTP_200_OK,
+        summary="Publish a draft",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def publish_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         await event_service.publish_event(who, event_id)
         return await event_service.get_event(event_id, who)
 
-    @post("/{event_id:int}/cancel", status_code=HTTP_200_OK, summary="Cancel an event")
+    @post(
+        "/{event_id:int}/cancel",
+        status_code=HTTP_200_OK,
+        summary="Cancel an event (cancelling twice is harmless)",
+        responses=errors(401, 403, 404),
+        security=TOKEN,
+    )
     async def cancel_event(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> EventView:
         who = require_actor(actor)
         await event_service.cancel_event(who, event_id)

@@ -18,6 +18,7 @@ from events.services.registrations import RegistrationResult
 from events.web.api import require_json_body
 from events.web.auth import bearer_actor, require_actor
 from events.web.feeds import etag_matches
+from events.web.openapi_docs import BODY, TOKEN, errors
 
 Language = Literal["nl", "fr", "en"]
 
@@ -37,7 +38,7 @@ class ConsultationApiController(Controller):
     dependencies = {"actor": Provide(bearer_actor)}
     opt = {"skip_session": True}
 
-    @get("/events/{event_id:int}/slots", summary="Free slots of a consultation day (public)")
+    @get("/events/{event_id:int}/slots", summary="Free slots of a consultation day (public)", responses=errors(404))
     async def slots(
         self,
         event_id: FromPath[int],
@@ -51,6 +52,7 @@ class ConsultationApiController(Controller):
         status_code=HTTP_201_CREATED,
         before_request=require_json_body,
         summary="Book a slot (public; 409 when it is taken)",
+        responses=errors(404, 409, *BODY),
     )
     async def book(self, slot_id: FromPath[int], data: JSONBody[BookingInput]) -> RegistrationResult:
         return await consultations.book_slot(slot_id, data)
@@ -60,6 +62,7 @@ class ConsultationApiController(Controller):
         status_code=HTTP_201_CREATED,
         before_request=require_json_body,
         summary="Book the first suitable advisor at a time (routing by language and topic)",
+        responses=errors(404, 409, *BODY),
     )
     async def book_suitable(self, event_id: FromPath[int], data: JSONBody[SuitableBookingInput]) -> RegistrationResult:
         return await consultations.book_first_suitable(event_id, data)
@@ -69,6 +72,7 @@ class ConsultationApiController(Controller):
         status_code=HTTP_200_OK,
         before_request=require_json_body,
         summary="Move one's appointment to another free slot (participant token)",
+        responses=errors(404, 409, *BODY),
     )
     async def reschedule(self, token: FromPath[str], data: JSONBody[RescheduleInput]) -> SlotStatus:
         return SlotStatus(id=await consultations.reschedule(token, data.slot), status="booked")
@@ -78,6 +82,8 @@ class ConsultationApiController(Controller):
         status_code=HTTP_200_OK,
         before_request=require_json_body,
         summary="Move a booking to another slot or advisor (organisers)",
+        responses=errors(401, 403, 404, 409, *BODY),
+        security=TOKEN,
     )
     async def move(
         self, registration_id: FromPath[int], data: JSONBody[RescheduleInput], actor: NamedDependency[Actor | None]
@@ -85,12 +91,24 @@ class ConsultationApiController(Controller):
         slot = await consultations.move_booking(require_actor(actor), registration_id, data.slot)
         return SlotStatus(id=slot, status="booked")
 
-    @post("/slots/{slot_id:int}/block", status_code=HTTP_200_OK, summary="Block a free slot (organisers)")
+    @post(
+        "/slots/{slot_id:int}/block",
+        status_code=HTTP_200_OK,
+        summary="Block a free slot (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def block(self, slot_id: FromPath[int], actor: NamedDependency[Actor | None]) -> SlotStatus:
         await consultations.set_blocked(require_actor(actor), slot_id, True)
         return SlotStatus(id=slot_id, status="blocked")
 
-    @post("/slots/{slot_id:int}/unblock", status_code=HTTP_200_OK, summary="Free a blocked slot (organisers)")
+    @post(
+        "/slots/{slot_id:int}/unblock",
+        status_code=HTTP_200_OK,
+        summary="Free a blocked slot (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def unblock(self, slot_id: FromPath[int], actor: NamedDependency[Actor | None]) -> SlotStatus:
         await consultations.set_blocked(require_actor(actor), slot_id, False)
         return SlotStatus(id=slot_id, status="free")

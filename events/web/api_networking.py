@@ -26,6 +26,7 @@ from events.services.networking import (
 )
 from events.web.api import require_json_body
 from events.web.auth import bearer_actor, require_actor
+from events.web.openapi_docs import BODY, TOKEN, errors
 
 
 class NetworkingApiController(Controller):
@@ -34,7 +35,7 @@ class NetworkingApiController(Controller):
     dependencies = {"actor": Provide(bearer_actor)}
     opt = {"skip_session": True}
 
-    @get("/me/{token:str}/profile", summary="One's networking profile (participant token)")
+    @get("/me/{token:str}/profile", summary="One's networking profile (participant token)", responses=errors(404))
     async def get_profile(self, token: FromPath[str]) -> ProfileView:
         return await networking.get_profile(token)
 
@@ -42,11 +43,16 @@ class NetworkingApiController(Controller):
         "/me/{token:str}/profile",
         before_request=require_json_body,
         summary="Save one's profile; opt_in false hides it at once",
+        responses=errors(404, *BODY),
     )
     async def put_profile(self, token: FromPath[str], data: JSONBody[ProfileInput]) -> ProfileView:
         return await networking.put_profile(token, data)
 
-    @get("/me/{token:str}/directory", summary="Opted-in participants of one's event (no contact data)")
+    @get(
+        "/me/{token:str}/directory",
+        summary="Opted-in participants of one's event (no contact data)",
+        responses=errors(404),
+    )
     async def directory(
         self,
         token: FromPath[str],
@@ -56,15 +62,15 @@ class NetworkingApiController(Controller):
     ) -> list[ProfileView]:
         return await networking.directory(token, tag=tag, sector=sector, language=language)
 
-    @get("/me/{token:str}/suggestions", summary="People to meet, ranked, with the reason")
+    @get("/me/{token:str}/suggestions", summary="People to meet, ranked, with the reason", responses=errors(404))
     async def suggestions(self, token: FromPath[str]) -> list[Suggestion]:
         return await networking.suggestions(token)
 
-    @get("/me/{token:str}/meeting-slots", summary="Meeting slots in which one is free")
+    @get("/me/{token:str}/meeting-slots", summary="Meeting slots in which one is free", responses=errors(404))
     async def meeting_slots(self, token: FromPath[str]) -> list[MeetingSlotView]:
         return await networking.free_meeting_slots(token)
 
-    @get("/me/{token:str}/meetings", summary="One's meetings and requests")
+    @get("/me/{token:str}/meetings", summary="One's meetings and requests", responses=errors(404, 409))
     async def meetings(self, token: FromPath[str]) -> list[MeetingView]:
         return await networking.my_meetings(token)
 
@@ -73,6 +79,7 @@ class NetworkingApiController(Controller):
         status_code=HTTP_201_CREATED,
         before_request=require_json_body,
         summary="Ask someone from the directory for a meeting in a slot",
+        responses=errors(404, 409, *BODY),
     )
     async def request_meeting(self, token: FromPath[str], data: JSONBody[MeetingRequest]) -> MeetingView:
         meeting_id = await networking.request_meeting(token, data)
@@ -82,6 +89,7 @@ class NetworkingApiController(Controller):
         "/me/{token:str}/meetings/{meeting_id:int}/{action:str}",
         status_code=HTTP_200_OK,
         summary="accept | decline | cancel a meeting",
+        responses=errors(404, 409),
     )
     async def meeting_action(
         self, token: FromPath[str], meeting_id: FromPath[int], action: FromPath[str]
@@ -94,11 +102,25 @@ class NetworkingApiController(Controller):
             return await networking.cancel_meeting(token, meeting_id)
         raise NotFoundException()
 
-    @get("/events/{event_id:int}/meetings", summary="The meeting schedule of an event (organisers)")
+    @get(
+        "/events/{event_id:int}/meetings",
+        summary="The meeting schedule of an event (organisers)",
+        description="People appear as the token's organisation may see them (a co-host without a "
+        "person's consent: a pseudonym).",
+        responses=errors(401, 404),
+        security=TOKEN,
+    )
     async def schedule(self, event_id: FromPath[int], actor: NamedDependency[Actor | None]) -> Schedule:
         return await networking.meeting_schedule(require_actor(actor), event_id)
 
-    @get("/events/{event_id:int}/directory", summary="The directory of an event (organisers)")
+    @get(
+        "/events/{event_id:int}/directory",
+        summary="The directory of an event (organisers)",
+        description="People appear as the token's organisation may see them (a co-host without a "
+        "person's consent: a pseudonym, no company, about or link).",
+        responses=errors(401, 404),
+        security=TOKEN,
+    )
     async def organiser_directory(
         self, event_id: FromPath[int], actor: NamedDependency[Actor | None]
     ) -> list[ProfileView]:

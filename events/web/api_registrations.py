@@ -18,6 +18,7 @@ from events.services.registrations import RegistrationInput, RegistrationResult,
 from events.web.api import require_json_body
 from events.web.auth import bearer_actor, require_actor
 from events.web.errors import localise
+from events.web.openapi_docs import BODY, OPTIONAL_TOKEN, TOKEN, errors
 from events.web.templating import query_url
 
 RegistrationStatus = Literal["pending_email", "pending_approval", "confirmed", "waitlisted", "cancelled", "rejected"]
@@ -61,6 +62,9 @@ class RegistrationApiController(Controller):
         status_code=HTTP_201_CREATED,
         before_request=require_json_body,
         summary="Register for an event (public)",
+        description="201 with the new registration; 200 when this email is already registered (the "
+        "private link goes to it again, the answer says no more).",
+        responses=errors(404, 409, 429, *BODY),
     )
     async def register(self, event_id: FromPath[int], data: JSONBody[RegistrationInput]) -> Response[Any]:
         result = await registrations.register(event_id, data, source="api")
@@ -72,7 +76,15 @@ class RegistrationApiController(Controller):
             return Response(RegistrationResult(id=None, status=result.status, detail=detail), status_code=200)
         return Response(result, status_code=HTTP_201_CREATED)
 
-    @get("/events/{event_id:int}/registrations", summary="Registrations of an event (organisers)")
+    @get(
+        "/events/{event_id:int}/registrations",
+        summary="Registrations of an event (organisers)",
+        description="Any role of a hosting organisation reads. A co-host's token sees a person's contact "
+        "details only with their current consent to one of its purposes (else `name` is a pseudonym, "
+        "the contact fields are empty and `redacted` is true) and never the answers.",
+        responses=errors(401, 404),
+        security=TOKEN,
+    )
     async def list_registrations(
         self,
         request: Request[Any, Any, Any],
@@ -94,21 +106,40 @@ class RegistrationApiController(Controller):
         "/registrations/{token:str}",
         status_code=HTTP_204_NO_CONTENT,
         summary="Cancel a registration with its private token (participant)",
+        responses=errors(404),
     )
     async def cancel_with_token(self, token: FromPath[str]) -> None:
         await registrations.cancel_by_participant(token)
 
-    @post("/registrations/{registration_id:int}/approve", status_code=HTTP_200_OK, summary="Approve (organisers)")
+    @post(
+        "/registrations/{registration_id:int}/approve",
+        status_code=HTTP_200_OK,
+        summary="Approve (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def approve(self, registration_id: FromPath[int], actor: NamedDependency[Actor | None]) -> StatusResult:
         status = await registrations.approve(require_actor(actor), registration_id)
         return StatusResult(id=registration_id, status=status)
 
-    @post("/registrations/{registration_id:int}/reject", status_code=HTTP_200_OK, summary="Reject (organisers)")
+    @post(
+        "/registrations/{registration_id:int}/reject",
+        status_code=HTTP_200_OK,
+        summary="Reject (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def reject(self, registration_id: FromPath[int], actor: NamedDependency[Actor | None]) -> StatusResult:
         await registrations.reject(require_actor(actor), registration_id)
         return StatusResult(id=registration_id, status="rejected")
 
-    @post("/registrations/{registration_id:int}/cancel", status_code=HTTP_200_OK, summary="Cancel (organisers)")
+    @post(
+        "/registrations/{registration_id:int}/cancel",
+        status_code=HTTP_200_OK,
+        summary="Cancel (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
+    )
     async def cancel(self, registration_id: FromPath[int], actor: NamedDependency[Actor | None]) -> StatusResult:
         await registrations.cancel_by_organiser(require_actor(actor), registration_id)
         return StatusResult(id=registration_id, status="cancelled")
@@ -117,6 +148,8 @@ class RegistrationApiController(Controller):
         "/registrations/{registration_id:int}/move-up",
         status_code=HTTP_200_OK,
         summary="Give a waitlisted person a free place now (organisers)",
+        responses=errors(401, 403, 404, 409),
+        security=TOKEN,
     )
     async def move_up(self, registration_id: FromPath[int], actor: NamedDependency[Actor | None]) -> StatusResult:
         await registrations.move_up(require_actor(actor), registration_id)
@@ -127,6 +160,8 @@ class RegistrationApiController(Controller):
         status_code=HTTP_200_OK,
         before_request=require_json_body,
         summary="Mark attended / no-show (organisers)",
+        responses=errors(401, 403, 404, 409, *BODY),
+        security=TOKEN,
     )
     async def attendance(
         self, registration_id: FromPath[int], data: JSONBody[AttendanceInput], actor: NamedDependency[Actor | None]
@@ -139,6 +174,8 @@ class RegistrationApiController(Controller):
         status_code=HTTP_200_OK,
         before_request=require_json_body,
         summary="Mail every confirmed participant (organisers)",
+        responses=errors(401, 403, 404, *BODY),
+        security=TOKEN,
     )
     async def broadcast(
         self, event_id: FromPath[int], data: JSONBody[BroadcastInput], actor: NamedDependency[Actor | None]
@@ -146,7 +183,12 @@ class RegistrationApiController(Controller):
         count = await registrations.broadcast(require_actor(actor), event_id, data.subject, data.message)
         return BroadcastResult(recipients=count)
 
-    @get("/events/{event_id:int}/questions", summary="The registration questions of an event (public)")
+    @get(
+        "/events/{event_id:int}/questions",
+        summary="The registration questions of an event (public)",
+        responses=errors(401, 404),
+        security=OPTIONAL_TOKEN,
+    )
     async def get_questions(
         self, event_id: FromPath[int], actor: NamedDependency[Actor | None]
     ) -> list[questions.QuestionView]:
@@ -158,6 +200,8 @@ class RegistrationApiController(Controller):
         status_code=HTTP_200_OK,
         before_request=require_json_body,
         summary="Replace the registration questions of an event (organisers)",
+        responses=errors(401, 403, 404, *BODY),
+        security=TOKEN,
     )
     async def put_questions(
         self,
@@ -167,7 +211,12 @@ class RegistrationApiController(Controller):
     ) -> list[questions.QuestionView]:
         return await questions.replace_questions(require_actor(actor), event_id, data)
 
-    @get("/events/{event_id:int}/consent-purposes", summary="Consents a registration may give (public)")
+    @get(
+        "/events/{event_id:int}/consent-purposes",
+        summary="Consents a registration may give (public)",
+        responses=errors(401, 404),
+        security=OPTIONAL_TOKEN,
+    )
     async def event_purposes(
         self, event_id: FromPath[int], actor: NamedDependency[Actor | None]
     ) -> list[consents.PurposeView]:
@@ -187,6 +236,8 @@ class RegistrationApiController(Controller):
         status_code=HTTP_201_CREATED,
         before_request=require_json_body,
         summary="Define a consent purpose of the token's organisation (a new text is a new version)",
+        responses=errors(401, 403, *BODY),
+        security=TOKEN,
     )
     async def define_purpose(
         self, data: JSONBody[consents.PurposeInput], actor: NamedDependency[Actor | None]

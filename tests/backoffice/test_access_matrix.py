@@ -96,6 +96,23 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/team/members/{organiser_id:int}/remove"): Access("owner", "organisation"),
     ("POST", "/admin/team/tokens"): Access("owner", "organisation", form={"name": "Matrix", "role": "viewer"}),
     ("POST", "/admin/team/tokens/{token_id:int}/revoke"): Access("owner", "token"),
+    # Webhooks: the organisation (?organisation=) is checked before the webhook is looked up,
+    # so id 0 shows the permission answer; tests/webhooks covers real webhooks across organisations.
+    ("GET", "/admin/webhooks"): Access("manage", "organisation"),
+    ("POST", "/admin/webhooks"): Access(
+        "owner", "organisation", form={"url": "https://example.org/hook", "events": "event.updated"}
+    ),
+    ("GET", "/admin/webhooks/{webhook_id:int}"): Access("manage", "organisation", path={"webhook_id": "0"}),
+    ("POST", "/admin/webhooks/{webhook_id:int}/test"): Access("owner", "organisation", path={"webhook_id": "0"}),
+    ("POST", "/admin/webhooks/{webhook_id:int}/enable"): Access("owner", "organisation", path={"webhook_id": "0"}),
+    ("POST", "/admin/webhooks/{webhook_id:int}/disable"): Access("owner", "organisation", path={"webhook_id": "0"}),
+    ("POST", "/admin/webhooks/{webhook_id:int}/delete"): Access("owner", "organisation", path={"webhook_id": "0"}),
+    ("POST", "/admin/webhooks/{webhook_id:int}/rotate-secret"): Access(
+        "owner", "organisation", path={"webhook_id": "0"}
+    ),
+    ("POST", "/admin/webhooks/{webhook_id:int}/deliveries/{delivery_id:int}/resend"): Access(
+        "owner", "organisation", path={"webhook_id": "0", "delivery_id": "0"}
+    ),
     ("GET", "/invitations/{token:str}"): Access("read", "public"),
     ("POST", "/invitations/{token:str}"): Access("read", "public"),
     ("GET", "/admin/series"): Access("read", "own"),
@@ -145,6 +162,16 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/admin/events/{event_id:int}/check-in/code"): Access("edit", "event", form={"code": "1-AAAAAAAA"}),
     ("POST", "/admin/events/{event_id:int}/no-shows"): Access("edit", "event"),
     ("GET", "/admin/events/{event_id:int}/attendance-sheet"): Access("read", "event"),
+    ("GET", "/admin/events/{event_id:int}/consents"): Access("read", "event"),
+    ("GET", "/admin/events/{event_id:int}/consents.csv"): Access("read", "event"),
+    ("GET", "/admin/privacy"): Access("read", "organisation"),
+    ("POST", "/admin/privacy"): Access("owner", "organisation", form={"retention_months": "24"}),
+    ("GET", "/admin/events/{event_id:int}/retention"): Access("manage", "event"),
+    ("POST", "/admin/events/{event_id:int}/retention"): Access("edit", "event", form={"retention_months": "12"}),
+    ("GET", "/admin/registrations/{registration_id:int}/erase"): Access("manage", "registration"),
+    ("POST", "/admin/registrations/{registration_id:int}/erase"): Access(
+        "edit", "registration", form={"confirm": "yes"}
+    ),
     ("GET", "/dev/mail"): Access("read", "own"),
     ("GET", "/dev/mail/{message_id:int}"): Access("read", "message"),
     ("GET", "/dev/mail/{message_id:int}/invite.ics"): Access("read", "message", anonymous="401"),
