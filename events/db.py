@@ -9,6 +9,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -243,3 +244,46 @@ def is_database_busy(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(exc, LockNotAvailableError | QueryCanceledError | TooManyConnectionsError)
+
+
+def _due(table: Any, now: datetime) -> Any:
+    return ((table.status == "queued") & (table.next_attempt_at <= now)) | (
+        (table.status == "sending") & (table.lease_until < now)
+    )
+
+
+async def claim_due(table: Any, *, now: datetime, lease_until: datetime, limit: int) -> list[dict[str, Any]]:
+    """Lease up to `limit` due rows of an outbox-shaped table (status queued|sending,
+    next_attempt_at, lease_until, attempts) to this worker and return them, oldest due first.
+
+    PostgreSQL: one UPDATE … FOR UPDATE SKIP LOCKED, so concurrent workers never take the same
+    row. SQLite: a write transaction (one writer at a time). A row whose lease ran out is due
+    again: the worker that held it died mid-send."""
+    # A plain read first: an idle worker must not take SQLite's write lock every second.
+    if not await table.exists().where(_due(table, now)):
+        return []
+    if isinstance(engine(), PostgresEngine):
+        name = table._meta.tablename
+        # The table name is our own class's, never input.
+        claimed = await table.raw(
+            f"UPDATE {name} SET status = 'sending', lease_until = {{}}, attempts = attempts + 1 "  # noqa: S608
+            f"WHERE id IN (SELECT id FROM {name} "
+            "WHERE (status = 'queued' AND next_attempt_at <= {}) OR (status = 'sending' AND lease_until < {}) "
+            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",
+            lease_until,
+            now,
+            now,
+            limit,
+        )
+        ids = [row["id"] for row in claimed]
+    else:
+        async with write_transaction():
+            rows = await table.select(table.id).where(_due(table, now)).order_by(table.next_attempt_at).limit(limit)
+            ids = [row["id"] for row in rows]
+            if ids:
+                await table.update(
+                    {table.status: "sending", table.lease_until: lease_until, table.attempts: table.attempts + 1}
+                ).where(table.id.is_in(ids))
+    if not ids:
+        return []
+    return await table.select().where(table.id.is_in(ids)).order_by(table.id)

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from piccolo.engine.postgres import PostgresEngine
-
-from events.db import engine, write_transaction
+from events.db import claim_due
 from events.mail.delivery import DeliveryError, FileTransport, SmtpTransport, Transport, parse_smtp_url
 from events.mail.message import MailParts, build_message
 from events.settings import Settings, get_settings
@@ -51,51 +49,10 @@ def make_transport(settings: Settings) -> Transport:
     return FileTransport(settings.mail_dir)
 
 
-def _due(now: datetime) -> Any:
-    return ((OutboxMessage.status == "queued") & (OutboxMessage.next_attempt_at <= now)) | (
-        (OutboxMessage.status == "sending") & (OutboxMessage.lease_until < now)
-    )
-
-
 async def claim_batch(config: WorkerConfig) -> list[dict[str, Any]]:
     """Lease up to `batch_size` due messages to this worker; returns their rows."""
     now = datetime.now(UTC)
-    lease_until = now + config.lease
-    # A plain read first: an idle worker must not take SQLite's write lock every second.
-    if not await OutboxMessage.exists().where(_due(now)):
-        return []
-    if isinstance(engine(), PostgresEngine):
-        claimed = await OutboxMessage.raw(
-            "UPDATE outbox_message SET status = 'sending', lease_until = {}, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM outbox_message "
-            "WHERE (status = 'queued' AND next_attempt_at <= {}) OR (status = 'sending' AND lease_until < {}) "
-            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",
-            lease_until,
-            now,
-            now,
-            config.batch_size,
-        )
-        ids = [row["id"] for row in claimed]
-    else:
-        async with write_transaction():
-            rows = (
-                await OutboxMessage.select(OutboxMessage.id)
-                .where(_due(now))
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(config.batch_size)
-            )
-            ids = [row["id"] for row in rows]
-            if ids:
-                await OutboxMessage.update(
-                    {
-                        OutboxMessage.status: "sending",
-                        OutboxMessage.lease_until: lease_until,
-                        OutboxMessage.attempts: OutboxMessage.attempts + 1,
-                    }
-                ).where(OutboxMessage.id.is_in(ids))
-    if not ids:
-        return []
-    return await OutboxMessage.select().where(OutboxMessage.id.is_in(ids)).order_by(OutboxMessage.id)
+    return await claim_due(OutboxMessage, now=now, lease_until=now + config.lease, limit=config.batch_size)
 
 
 def _parts(row: dict[str, Any], settings: Settings) -> MailParts:

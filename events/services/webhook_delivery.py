@@ -32,10 +32,10 @@ from typing import Any
 
 import httpcore
 import httpx
-from piccolo.engine.postgres import PostgresEngine
 
 from events import i18n
-from events.db import engine, write_transaction
+from events.db import claim_due as claim_due_rows
+from events.db import write_transaction
 from events.mail.outbox import OutgoingMail, enqueue
 from events.mail.render import render_mail
 from events.services.webhooks import SIGNATURE_HEADER, SKIPPED_DISABLED, forbidden_address, signature, skip_queued
@@ -234,49 +234,9 @@ async def send_one(
 # Claiming and recording ---------------------------------------------------------------------------
 
 
-def _due(now: datetime) -> Any:
-    return ((WebhookDelivery.status == "queued") & (WebhookDelivery.next_attempt_at <= now)) | (
-        (WebhookDelivery.status == "sending") & (WebhookDelivery.lease_until < now)
-    )
-
-
 async def claim_due(config: SenderConfig, now: datetime) -> list[dict[str, Any]]:
     """Lease up to `batch_size` due deliveries to this worker; returns their rows."""
-    lease_until = now + config.lease
-    if not await WebhookDelivery.exists().where(_due(now)):  # an idle worker takes no write lock
-        return []
-    if isinstance(engine(), PostgresEngine):
-        claimed = await WebhookDelivery.raw(
-            "UPDATE webhook_delivery SET status = 'sending', lease_until = {}, attempts = attempts + 1 "
-            "WHERE id IN (SELECT id FROM webhook_delivery "
-            "WHERE (status = 'queued' AND next_attempt_at <= {}) OR (status = 'sending' AND lease_until < {}) "
-            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",
-            lease_until,
-            now,
-            now,
-            config.batch_size,
-        )
-        ids = [row["id"] for row in claimed]
-    else:
-        async with write_transaction():
-            rows = (
-                await WebhookDelivery.select(WebhookDelivery.id)
-                .where(_due(now))
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(config.batch_size)
-            )
-            ids = [row["id"] for row in rows]
-            if ids:
-                await WebhookDelivery.update(
-                    {
-                        WebhookDelivery.status: "sending",
-                        WebhookDelivery.lease_until: lease_until,
-                        WebhookDelivery.attempts: WebhookDelivery.attempts + 1,
-                    }
-                ).where(WebhookDelivery.id.is_in(ids))
-    if not ids:
-        return []
-    return await WebhookDelivery.select().where(WebhookDelivery.id.is_in(ids)).order_by(WebhookDelivery.id)
+    return await claim_due_rows(WebhookDelivery, now=now, lease_until=now + config.lease, limit=config.batch_size)
 
 
 async def _record(row: dict[str, Any], outcome: Outcome, config: SenderConfig, now: datetime) -> None:
