@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -185,3 +186,74 @@ def run_cli(*args: str, input_text: str | None = None) -> subprocess.CompletedPr
     return subprocess.run(
         [str(BIN / "trefpunt"), *args], cwd=ROOT, capture_output=True, text=True, input=input_text, timeout=60
     )
+
+
+# A package's own database ------------------------------------------------------------------------
+
+
+def _in_thread(factory: Any) -> Any:
+    """Run a coroutine on a fresh event loop in another thread (the test loop may be running)."""
+    import concurrent.futures
+
+    async def main() -> Any:
+        return await factory()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(ORIGINAL_DATABASE_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def private_database(prefix: str, *, for_subprocesses: bool = False) -> Iterator[str]:
+    """Point every table at a fresh database migrated with the real `trefpunt migrate` (SQLite or
+    PostgreSQL, like the run), dropped afterwards; with `for_subprocesses`, DATABASE_URL too, so
+    servers and workers a test starts use it. For packages whose workers must not meet the
+    shared database's other rows (or the shared live server's worker)."""
+    import dataclasses
+
+    from events.db import make_engine
+    from events.piccolo_app import APP_CONFIG
+    from events.settings import get_settings
+
+    if USING_POSTGRES:
+        name = f"trefpunt_{prefix}_{secrets.token_hex(4)}"
+        _in_thread(lambda: _pg_admin(f'CREATE DATABASE "{name}"'))
+        url = urlunsplit(urlsplit(ORIGINAL_DATABASE_URL)._replace(path=f"/{name}"))
+    else:
+        name = ""
+        url = f"sqlite:///{VAR_DIR / f'{prefix}-{secrets.token_hex(4)}.sqlite3'}"
+    done = subprocess.run(
+        [str(BIN / "trefpunt"), "migrate"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"trefpunt migrate failed:\n{done.stdout}\n{done.stderr}"
+
+    engine = make_engine(dataclasses.replace(get_settings(), database_url=url))
+    tables = list(APP_CONFIG.table_classes)
+    previous = {table: table._meta._db for table in tables}
+    previous_url = os.environ["DATABASE_URL"]
+    for table in tables:
+        table._meta.db = engine
+    if for_subprocesses:
+        os.environ["DATABASE_URL"] = url
+    try:
+        yield url
+    finally:
+        os.environ["DATABASE_URL"] = previous_url
+        for table, db in previous.items():
+            table._meta._db = db
+        if name:
+            _in_thread(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

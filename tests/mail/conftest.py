@@ -19,28 +19,27 @@ says anything (no greeting). "Down" is a free port with nothing listening.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import dataclasses
 import email
 import email.policy
-import os
 import secrets
 import socket
-import subprocess
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 
-from tests.conftest import BIN, ORIGINAL_DATABASE_URL, ROOT, TEST_HOST, USING_POSTGRES, VAR_DIR, unique_slug
+from tests.conftest import (
+    TEST_HOST,
+    private_database,
+    unique_slug,
+)
 
 PASSWORD = "mail tests password"
 OK = "250 2.0.0 OK"
@@ -57,63 +56,11 @@ SIMPLE_ICS = (
 # The private database --------------------------------------------------------------------------
 
 
-def _in_thread(factory: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a coroutine on a fresh event loop in another thread (the test loop may be running)."""
-
-    async def main() -> Any:
-        return await factory()
-
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, main()).result()
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(ORIGINAL_DATABASE_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="package", autouse=True)
 def mail_database() -> Iterator[str]:
     """Point every table (and subprocesses) at a fresh, migrated database for this package."""
-    from events.db import make_engine
-    from events.piccolo_app import APP_CONFIG
-    from events.settings import get_settings
-
-    if USING_POSTGRES:
-        name = f"trefpunt_mail_{secrets.token_hex(4)}"
-        _in_thread(lambda: _pg_admin(f'CREATE DATABASE "{name}"'))
-        url = urlunsplit(urlsplit(ORIGINAL_DATABASE_URL)._replace(path=f"/{name}"))
-    else:
-        name = ""
-        url = f"sqlite:///{VAR_DIR / f'mail-{secrets.token_hex(4)}.sqlite3'}"
-    done = subprocess.run(
-        [str(BIN / "trefpunt"), "migrate"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"trefpunt migrate failed:\n{done.stdout}\n{done.stderr}"
-
-    engine = make_engine(dataclasses.replace(get_settings(), database_url=url))
-    tables = list(APP_CONFIG.table_classes)
-    previous = {table: table._meta._db for table in tables}
-    previous_url = os.environ["DATABASE_URL"]
-    for table in tables:
-        table._meta.db = engine
-    os.environ["DATABASE_URL"] = url
-    try:
+    with private_database("mail", for_subprocesses=True) as url:
         yield url
-    finally:
-        os.environ["DATABASE_URL"] = previous_url
-        for table, db in previous.items():
-            table._meta._db = db
-        if name:
-            _in_thread(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(autouse=True)

@@ -13,74 +13,25 @@ script: a status and a delay per request, then 200.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import dataclasses
 import json
 import os
-import secrets
-import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 
-from tests.conftest import BIN, ORIGINAL_DATABASE_URL, ROOT, USING_POSTGRES, VAR_DIR
-
-
-def _in_thread(factory: Callable[[], Awaitable[Any]]) -> Any:
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, factory()).result()  # type: ignore[arg-type]
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(ORIGINAL_DATABASE_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+from tests.conftest import private_database
 
 
 @pytest.fixture(scope="package", autouse=True)
 def webhook_database() -> Iterator[str]:
     """Point every table at a fresh, migrated database for this package."""
-    from events.db import make_engine
-    from events.piccolo_app import APP_CONFIG
-    from events.settings import get_settings
-
-    if USING_POSTGRES:
-        name = f"trefpunt_hooks_{secrets.token_hex(4)}"
-        _in_thread(lambda: _pg_admin(f'CREATE DATABASE "{name}"'))
-        url = urlunsplit(urlsplit(ORIGINAL_DATABASE_URL)._replace(path=f"/{name}"))
-    else:
-        name = ""
-        url = f"sqlite:///{VAR_DIR / f'hooks-{secrets.token_hex(4)}.sqlite3'}"
-    done = subprocess.run(
-        [str(BIN / "trefpunt"), "migrate"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"trefpunt migrate failed:\n{done.stdout}\n{done.stderr}"
-    engine = make_engine(dataclasses.replace(get_settings(), database_url=url))
-    tables = list(APP_CONFIG.table_classes)
-    previous = {table: table._meta._db for table in tables}
-    for table in tables:
-        table._meta.db = engine
-    try:
+    with private_database("hooks") as url:
         yield url
-    finally:
-        for table, db in previous.items():
-            table._meta._db = db
-        if name:
-            _in_thread(lambda: _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _set_private(value: str | None) -> None:
