@@ -21,6 +21,7 @@ from events.services.access import Actor
 from events.services.errors import N_, Forbidden, InvalidInput, NotFound
 from events.services.hosts import require_editor
 from events.services.privacy import anonymise
+from events.settings import LANGUAGES
 from events.tables import DataVersion, Event, Organisation, PrivacyRequest, Registration
 
 log = logging.getLogger("trefpunt.retention")
@@ -207,24 +208,10 @@ async def organisation_retention(actor: Actor, organisation_id: int) -> Organisa
         total[r["event"]] = total.get(r["event"], 0) + 1
         if r["anonymised_at"] is not None:
             anonymised[r["event"]] = anonymised.get(r["event"], 0) + 1
-    events = []
-    for row in rows:
-        months = months_for(row["retention_months"], org["retention_months"])
-        events.append(
-            EventRetention(
-                id=row["id"],
-                title={lang: row[f"title_{lang}"] for lang in ("nl", "fr", "en") if row[f"title_{lang}"]},
-                starts_at=row["starts_at"],
-                ends_at=row["ends_at"],
-                timezone=row["timezone"],
-                retention_months=row["retention_months"],
-                organisation_months=org["retention_months"],
-                effective_months=months,
-                anonymise_after=expires_at(row["ends_at"], months),
-                anonymised=anonymised.get(row["id"], 0),
-                registrations=total.get(row["id"], 0),
-            )
-        )
+    events = [
+        _event_retention(row, org["retention_months"], anonymised.get(row["id"], 0), total.get(row["id"], 0))
+        for row in rows
+    ]
     return OrganisationRetention(
         organisation_id=organisation_id, retention_months=org["retention_months"], role=role, events=events
     )
@@ -252,23 +239,31 @@ async def event_retention(actor: Actor, event_id: int) -> EventRetention:
     row = await Event.select().where(Event.id == event_id).first()
     if org is None or row is None:
         raise NotFound()
-    months = months_for(row["retention_months"], org["retention_months"])
     total = await Registration.count().where(Registration.event == event_id)
     anonymised = await Registration.count().where(
         (Registration.event == event_id) & Registration.anonymised_at.is_not_null()
     )
+    return _event_retention(row, org["retention_months"], int(anonymised), int(total))
+
+
+def _event_retention(
+    row: dict[str, Any], organisation_months: int, anonymised: int, registrations: int
+) -> EventRetention:
+    """An Event row's retention as the pages show it: its own period, the organisation's, the
+    one that applies and when it runs out."""
+    months = months_for(row["retention_months"], organisation_months)
     return EventRetention(
         id=row["id"],
-        title={lang: row[f"title_{lang}"] for lang in ("nl", "fr", "en") if row[f"title_{lang}"]},
+        title={lang: row[f"title_{lang}"] for lang in LANGUAGES if row[f"title_{lang}"]},
         starts_at=row["starts_at"],
         ends_at=row["ends_at"],
         timezone=row["timezone"],
         retention_months=row["retention_months"],
-        organisation_months=org["retention_months"],
+        organisation_months=organisation_months,
         effective_months=months,
         anonymise_after=expires_at(row["ends_at"], months),
-        anonymised=int(anonymised),
-        registrations=int(total),
+        anonymised=anonymised,
+        registrations=registrations,
     )
 
 
