@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PO_FILES := $(wildcard events/locale/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test lint bench install install-dev migrate demo messages lock clean
+.PHONY: run test lint bench soak install install-dev migrate demo messages lock clean
 
 run: install $(MO_FILES)
 	@mkdir -p var
@@ -20,6 +20,7 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -c pyproject.toml -r events -q
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
@@ -49,6 +50,11 @@ demo: install
 # Benchmarks of issue 9 (tests/bench/): SQLite and, when reachable, PostgreSQL; needs wrk.
 bench: install-dev $(MO_FILES)
 	$(BIN)/python -m tests.bench
+
+# The 30-minute soak of issue 10 (not in CI): mixed traffic against a real server; memory, open
+# files and p99 latency must stay flat. SOAK_MINUTES shortens it for a trial run.
+soak: install-dev $(MO_FILES)
+	$(BIN)/python -m tests.reliability.soak
 
 # Extract new strings and merge them into the nl/fr/en catalogs.
 messages: install

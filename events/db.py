@@ -266,7 +266,7 @@ async def claim_due(table: Any, *, now: datetime, lease_until: datetime, limit: 
         name = table._meta.tablename
         # The table name is our own class's, never input.
         claimed = await table.raw(
-            f"UPDATE {name} SET status = 'sending', lease_until = {{}}, attempts = attempts + 1 "  # noqa: S608
+            f"UPDATE {name} SET status = 'sending', lease_until = {{}}, attempts = attempts + 1 "  # noqa: S608  # nosec B608
             f"WHERE id IN (SELECT id FROM {name} "
             "WHERE (status = 'queued' AND next_attempt_at <= {}) OR (status = 'sending' AND lease_until < {}) "
             "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) RETURNING id",

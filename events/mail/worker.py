@@ -40,7 +40,7 @@ class WorkerConfig:
 def backoff(attempts: int, config: WorkerConfig) -> timedelta:
     """Exponential backoff with ±20 % jitter, so retries of many messages spread out."""
     delay = config.retry_base * (2 ** min(max(0, attempts - 1), 32))
-    return min(delay * random.uniform(0.8, 1.2), config.retry_cap)
+    return min(delay * random.uniform(0.8, 1.2), config.retry_cap)  # retry jitter, not a secret  # nosec B311
 
 
 def make_transport(settings: Settings) -> Transport:

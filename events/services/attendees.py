@@ -251,12 +251,12 @@ async def event_health(events: list[tuple[int, int | None]]) -> dict[int, EventH
     ids = [event_id for event_id, _ in events] or [-1]
     placeholders = ", ".join("{}" for _ in ids)
     counts = await Registration.raw(
-        f"SELECT event, status, COUNT(*) AS n FROM registration WHERE event IN ({placeholders}) "  # noqa: S608
+        f"SELECT event, status, COUNT(*) AS n FROM registration WHERE event IN ({placeholders}) "  # noqa: S608  # nosec B608
         "GROUP BY event, status",
         *ids,
     )
     failed = await OutboxMessage.raw(
-        f"SELECT event, COUNT(*) AS n FROM outbox_message WHERE status = 'failed' AND event IN ({placeholders}) "  # noqa: S608
+        f"SELECT event, COUNT(*) AS n FROM outbox_message WHERE status = 'failed' AND event IN ({placeholders}) "  # noqa: S608  # nosec B608
         "GROUP BY event",
         *ids,
     )

@@ -30,7 +30,7 @@ from events.tables import Event, Organisation, Series
 __all__ = ["load_demo"]
 
 TIMEZONE = "Europe/Brussels"
-DEMO_PASSWORD = "trefpunt-demo"  # noqa: S105 - the documented demo login
+DEMO_PASSWORD = "trefpunt-demo"  # noqa: S105 - the documented demo login  # nosec B105
 TUESDAY = 1
 
 _DE_PUNT = {"name": "Bedrijvencentrum De Punt", "address": "Puntstraat 10", "city": "9000 Gent"}

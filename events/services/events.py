@@ -641,7 +641,7 @@ async def list_events(
         query = query.where(
             WhereRaw(
                 # Only "{}" placeholders are formatted in; the ids are bound parameters.
-                f"(event.organisation IN ({placeholders}) OR event.id IN "  # noqa: S608
+                f"(event.organisation IN ({placeholders}) OR event.id IN "  # noqa: S608  # nosec B608
                 f"(SELECT event FROM event_host WHERE organisation IN ({placeholders})))",
                 *ids,
                 *ids,

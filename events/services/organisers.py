@@ -27,7 +27,7 @@ from events.settings import LANGUAGES
 from events.tables import ApiToken, Membership, Organisation, Organiser
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-TOKEN_PREFIX = "tp_"  # noqa: S105 - a prefix that lets secret scanners spot our tokens
+TOKEN_PREFIX = "tp_"  # noqa: S105 - a prefix that lets secret scanners spot our tokens  # nosec B105
 _hasher = PasswordHasher()
 _hash_limiter = anyio.CapacityLimiter(2)
 # Verifying against this when the email is unknown makes both answers take as long.

@@ -78,7 +78,7 @@ class SenderConfig:
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the `attempts`-th failed attempt, ±20 % so many retries spread out."""
     delay = RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
-    return delay * random.uniform(0.8, 1.2)
+    return delay * random.uniform(0.8, 1.2)  # retry jitter, not a secret  # nosec B311
 
 
 # The guarded connection ------------------------------------------------------------------------

@@ -49,7 +49,7 @@ EVENT_TYPES = (
 )
 PING = "ping"
 SIGNATURE_HEADER = "Trefpunt-Signature"
-SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret  # nosec B105
 LOG_PAGE_SIZE = 50
 
 

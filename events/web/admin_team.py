@@ -88,7 +88,7 @@ async def _tokens_context(organiser: Actor, organisation_id: int | None) -> dict
         "tokens": await team.api_tokens(organiser, organisation.id),
         "is_owner": organisation.role == "owner",
         "can_read_audit": organisation.role in ("owner", "editor"),
-        "new_token": None,
+        "new_token": None,  # not a password  # nosec B105
         "form": {},
         "form_error": None,
         "form_field": None,

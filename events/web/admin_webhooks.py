@@ -67,7 +67,7 @@ async def _list_context(organiser: Actor, organisation_id: int | None) -> dict[s
         "is_owner": organisation.role == "owner",
         "event_types": webhooks.EVENT_TYPES,
         "event_labels": {key: localise(label) for key, label in EVENT_LABELS.items()},
-        "new_secret": None,
+        "new_secret": None,  # not a password  # nosec B105
         "form": {},
         "form_error": None,
         "form_field": None,
@@ -85,7 +85,7 @@ async def _log_context(organiser: Actor, organisation_id: int, webhook_id: int, 
         "webhook": result.webhook,
         "is_owner": organisation.role == "owner",
         "event_labels": {key: localise(label) for key, label in EVENT_LABELS.items()},
-        "new_secret": None,
+        "new_secret": None,  # not a password  # nosec B105
         "page_error": None,
         "notice": None,
     }

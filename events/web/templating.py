@@ -23,7 +23,7 @@ _markdown = MarkdownIt("js-default", {"breaks": True})
 
 
 def render_markdown(text: str) -> Markup:
-    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes all raw HTML
+    return Markup(_markdown.render(text or ""))  # noqa: S704 - markdown-it escapes all raw HTML  # nosec B704
 
 
 def local_datetime(moment: datetime, timezone: str, style: str = "full") -> str:
