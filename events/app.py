@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.rate_limit import RateLimitConfig, get_remote_address
 from litestar.plugins.jinja import JinjaTemplateEngine as PluginJinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
@@ -46,7 +46,7 @@ from events.web.devmail import DevMailController
 from events.web.errors import EXCEPTION_HANDLERS
 from events.web.feeds import FEED_HANDLERS
 from events.web.health import health
-from events.web.middleware import language_middleware
+from events.web.middleware import language_middleware, path_id_range_middleware
 from events.web.openapi_docs import openapi_config
 from events.web.participant import (
     BookingFormController,
@@ -56,7 +56,7 @@ from events.web.participant import (
 )
 from events.web.privacy import PrivacyController
 from events.web.public import PublicController
-from events.web.security import security_headers_middleware
+from events.web.security import cross_site_guard_middleware, security_headers_middleware, token_guess_middleware
 from events.web.templating import make_environment
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -71,6 +71,10 @@ def _store_registry(settings: Settings) -> StoreRegistry:
         root = RedisStore.with_client(url=settings.redis_url, namespace="trefpunt")
         return StoreRegistry(default_factory=root.with_namespace)
     # Sessions in files so that `trefpunt serve --workers N` shares them without Redis.
+    # FileStore.set() creates only the last directory of its path (create_directories works in
+    # `async with` only): without this, a var directory that does not exist yet (SECRET_KEY set,
+    # PostgreSQL) makes the first sign-in page a 500.
+    (settings.var_dir / "sessions").mkdir(parents=True, exist_ok=True)
     sessions = FileStore(settings.var_dir / "sessions", create_directories=True)
 
     def factory(name: str) -> Store:
@@ -91,7 +95,14 @@ def _is_registration(request: Request[Any, Any, Any]) -> bool:
 def registration_rate_limits() -> list[Any]:
     """Per client address (30 a minute, which also bounds "resend my link") and per event
     (600 a minute across all clients): a bot cannot flood an event or a mailbox."""
-    per_client = RateLimitConfig(rate_limit=("minute", 30), store="rate_limit", check_throttle_handler=_is_registration)
+    # Each limit counts under its own key: Litestar keys every RateLimitConfig by the bare address,
+    # so without a prefix sign-in attempts and registrations would eat one shared budget.
+    per_client = RateLimitConfig(
+        rate_limit=("minute", 30),
+        store="rate_limit",
+        check_throttle_handler=_is_registration,
+        identifier_for_request=lambda request: "register:" + get_remote_address(request),
+    )
     per_event = RateLimitConfig(
         rate_limit=("minute", 600),
         store="rate_limit",
@@ -146,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RateLimitConfig(
                 rate_limit=("minute", 20),
                 store="rate_limit",
+                identifier_for_request=lambda request: "sign-in:" + get_remote_address(request),
                 # Accepting an invitation with an existing account also checks a password.
                 check_throttle_handler=lambda request: (
                     request.method == "POST"
@@ -153,7 +165,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ),
             ).middleware
         )
-    app_middleware: list[Any] = [security_headers_middleware, language_middleware]
+    app_middleware: list[Any] = [
+        security_headers_middleware,
+        language_middleware,
+        path_id_range_middleware,
+        cross_site_guard_middleware,
+        token_guess_middleware,
+    ]
     if settings.rate_limit:
         app_middleware += registration_rate_limits()
     return Litestar(

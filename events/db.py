@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -244,6 +245,57 @@ def is_database_busy(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(exc, LockNotAvailableError | QueryCanceledError | TooManyConnectionsError)
+
+
+_UNREACHABLE_ERRNOS = {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EPIPE}
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or during (a rollback on a dead connection
+    fails too, and hides the first error in its context)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def is_database_unreachable(exc: BaseException) -> bool:
+    """The connection to the database broke or could not be made (network cut, server
+    restarting or down). The transaction did not commit, or its answer was lost: the client
+    should retry, which is a 503, not a 500."""
+    try:
+        from asyncpg.exceptions import (
+            CannotConnectNowError,
+            InterfaceError,
+            OperatorInterventionError,
+            PostgresConnectionError,
+        )
+    except ImportError:  # pragma: no cover - asyncpg is a dependency
+        return False
+    for error in _chain(exc):
+        if isinstance(error, PostgresConnectionError | CannotConnectNowError | OperatorInterventionError):
+            return True
+        if isinstance(error, InterfaceError) and "connection is closed" in str(error):
+            return True
+        if isinstance(error, ConnectionError) or (isinstance(error, OSError) and error.errno in _UNREACHABLE_ERRNOS):
+            return True
+    return False
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """The disk under the database (or the app's var directory) is full: nothing was saved."""
+    try:
+        from asyncpg.exceptions import DiskFullError
+    except ImportError:  # pragma: no cover
+        return False
+    for error in _chain(exc):
+        if isinstance(error, sqlite3.OperationalError) and "disk is full" in str(error):
+            return True
+        if isinstance(error, DiskFullError) or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+            return True
+    return False
 
 
 def _due(table: Any, now: datetime) -> Any:

@@ -428,6 +428,10 @@ async def series_statistics(
     `series_access` for who may see them."""
     title, organisation_ids = await series_access(actor, series_id)
     select = Event.select(*_EVENT_COLUMNS).where(Event.series == series_id)
+    if actor.kind != "cli" and actor.role_in(organisation_ids[0]) is None:
+        # Co-hosting one occurrence opens that occurrence, not the rest of the series.
+        co_hosted = EventHost.select(EventHost.event).where(EventHost.organisation.is_in(list(actor.roles) or [0]))
+        select = select.where(Event.id.is_in(co_hosted))
     events = [_event_facts(row) for row in await _in_period(select, period)]
     statistics = await _statistics(events, organisation_ids, now or datetime.now(UTC))
     return Report(

@@ -17,8 +17,10 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from events import i18n
-from events.db import is_database_busy
+from events.db import is_database_busy, is_database_unreachable, is_storage_full
 from events.services.errors import N_, DomainError
+from events.settings import LANGUAGES
+from events.web.middleware import LANGUAGE_RESTORED
 
 log = logging.getLogger("trefpunt")
 
@@ -36,6 +38,7 @@ STATUS_MESSAGES = {
     500: N_("Something went wrong on our side. Nothing you entered was lost; please try again."),
     503: N_("The server is busy. Please try again in a moment."),
 }
+STORAGE_FULL = N_("The server cannot save anything right now. Nothing was saved; please try again later.")
 
 
 def wants_json(request: Request[Any, Any, Any]) -> bool:
@@ -59,6 +62,16 @@ def localise(message: str, **params: Any) -> str:
         return text % params if params else text
     except (KeyError, TypeError, ValueError):
         return message % params if params else message
+
+
+def speak_request_language(request: Request[Any, Any, Any]) -> None:
+    """Errors raised by middleware (CSRF, rate limits, guards) reach the app's outer handler after
+    the language middleware has restored the default: answer in the request's language anyway.
+    (Errors of a handler are answered inside, in the language it may have chosen, e.g. a link's.)"""
+    state = request.scope.get("state", {})
+    language = state.get("language")
+    if state.get(LANGUAGE_RESTORED) and language in LANGUAGES and language != i18n.current_language.get():
+        i18n.current_language.set(language)
 
 
 def _answer(
@@ -85,6 +98,7 @@ def _validation_extra(exc: ValidationException) -> list[dict[str, Any]]:
 
 
 def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    speak_request_language(request)
     headers = {"Retry-After": "2"} if exc.status_code == 503 else None
     if exc.status_code == 401 and not wants_json(request):
         return Redirect(f"/login?next={request.url.path}")
@@ -95,6 +109,7 @@ def handle_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Re
 
 
 def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    speak_request_language(request)
     status = exc.status_code
     extra: Any = None
     if isinstance(exc, ValidationException):
@@ -110,23 +125,38 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         return Redirect(f"/login?next={request.url.path}")
     message = STATUS_MESSAGES.get(status, STATUS_MESSAGES[400 if status < 500 else 500])
     headers = dict(exc.headers or {})
+    if status == 429:
+        # Litestar's rate limiter says when the window resets only in RateLimit-Reset; clients and
+        # proxies act on Retry-After (RFC 9110).
+        reset = str(headers.get("RateLimit-Reset", "60"))
+        headers.setdefault("Retry-After", str(max(1, int(reset))) if reset.lstrip("-").isdigit() else "60")
     if status == 401 and wants_json(request):
         headers.setdefault("WWW-Authenticate", "Bearer")
     return _answer(request, status, localise(message), extra, headers or None)
 
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    speak_request_language(request)
     # The JSON decoder gives up on absurd nesting or bytes that are not UTF-8: the body is bad.
     if isinstance(exc, RecursionError | UnicodeDecodeError):
         return _answer(request, 400, localise(STATUS_MESSAGES[400]))
     if is_database_busy(exc):
         return _answer(request, 503, localise(STATUS_MESSAGES[503]), headers={"Retry-After": "2"})
+    # A connection cut mid-transaction rolls it back (or loses only the answer to its COMMIT):
+    # the client may retry, and the pool reconnects by itself.
+    if is_database_unreachable(exc):
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        return _answer(request, 503, localise(STATUS_MESSAGES[503]), headers={"Retry-After": "5"})
+    if is_storage_full(exc):
+        log.error("storage full on %s %s: %s", request.method, request.url.path, exc)
+        return _answer(request, 503, localise(STORAGE_FULL), headers={"Retry-After": "60"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _answer(request, HTTP_500_INTERNAL_SERVER_ERROR, localise(STATUS_MESSAGES[500]))
 
 
 def handle_conversion_error(request: Request[Any, Any, Any], exc: msgspec.ValidationError) -> Response[Any]:
     """Form values a handler converted itself (msgspec.convert) that do not fit: 422, not 500."""
+    speak_request_language(request)
     return _answer(request, 422, localise(STATUS_MESSAGES[422]), [{"message": str(exc)[:300]}])
 
 

@@ -6,18 +6,28 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, route
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from events.services import feeds
 from events.services.feeds import FeedQuery
 from events.settings import DEFAULT_LANGUAGE
 from events.web.cache import FEED_TTL, cached_bytes, feed_key, page_store, pages_version
+from events.web.openapi_docs import errors
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
 FEED_OPT = {"skip_session": True}
 GET_AND_HEAD: list[Any] = ["GET", "HEAD"]
-FEED_ROUTE: dict[str, Any] = {"opt": FEED_OPT, "tags": ["feeds"]}
+# What the OpenAPI document says a feed answers: iCalendar, 304 to a matching If-None-Match or
+# If-Modified-Since, and (for one organisation, series or event) 404 when there is no such feed.
+FEED_ROUTE: dict[str, Any] = {
+    "opt": FEED_OPT,
+    "tags": ["feeds"],
+    "media_type": "text/calendar",
+    "responses": {304: ResponseSpec(None, description="Not modified since the ETag or date sent."), **errors()},
+}
+KEYED_FEED_ROUTE: dict[str, Any] = {**FEED_ROUTE, "responses": {**FEED_ROUTE["responses"], **errors(404)}}
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -90,9 +100,8 @@ async def all_events_feed(
 
 @route(
     "/organisations/{slug:str}/calendar.ics",
-    http_method=["GET", "HEAD"],
-    opt=FEED_OPT,
-    tags=["feeds"],
+    http_method=GET_AND_HEAD,
+    **KEYED_FEED_ROUTE,
     summary="An organisation's feed",
 )
 async def organisation_feed(
@@ -102,13 +111,7 @@ async def organisation_feed(
     return await _respond(request, feed, f"{feed.key}.ics")
 
 
-@route(
-    "/series/{series_id:int}/calendar.ics",
-    http_method=["GET", "HEAD"],
-    opt=FEED_OPT,
-    tags=["feeds"],
-    summary="A series' feed",
-)
+@route("/series/{series_id:int}/calendar.ics", http_method=GET_AND_HEAD, **KEYED_FEED_ROUTE, summary="A series' feed")
 async def series_feed(
     request: Request[Any, Any, Any], series_id: FromPath[int], lang: FromQuery[Language | None] = None
 ) -> Response[bytes]:
@@ -118,9 +121,8 @@ async def series_feed(
 
 @route(
     "/events/{event_id:int}/calendar.ics",
-    http_method=["GET", "HEAD"],
-    opt=FEED_OPT,
-    tags=["feeds"],
+    http_method=GET_AND_HEAD,
+    **KEYED_FEED_ROUTE,
     summary="One event as a calendar file",
 )
 async def event_feed(

@@ -1,4 +1,5 @@
-"""ASGI middleware: the request's language (and its cookie when `?lang=` changes it)."""
+"""ASGI middleware: the request's language (and its cookie when `?lang=` changes it); path ids
+beyond the database's integer range."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from events import i18n
 from events.settings import LANGUAGES
 
 LANG_COOKIE = "lang"
+LANGUAGE_RESTORED = "language_restored"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
@@ -58,6 +61,27 @@ def language_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_cookie)
         finally:
+            # Errors raised by middleware inside this one are answered after this point:
+            # the flag tells the error handlers to speak the request's language again.
+            scope["state"][LANGUAGE_RESTORED] = True
             i18n.current_language.reset(token)
+
+    return middleware
+
+
+# Ids are 32-bit serials on PostgreSQL: a larger number in a path names nothing, and the database
+# would refuse the query's parameter outright (asyncpg DataError, SQLite OverflowError) — a 500.
+MAX_ID = 2**31 - 1
+
+
+def path_id_range_middleware(app: ASGIApp) -> ASGIApp:
+    """A 404 for an integer path parameter no row can have (negative or beyond MAX_ID)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for value in (scope.get("path_params") or {}).values():
+                if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                    raise NotFoundException()
+        await app(scope, receive, send)
 
     return middleware

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+from urllib.parse import urlsplit
 
 from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import PermissionDeniedException, TooManyRequestsException
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from events.settings import get_settings
@@ -86,5 +89,83 @@ def security_headers_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+# Cross-site form posts -----------------------------------------------------------------------------
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_host(origin: str) -> str | None:
+    """The host name of an Origin header ("https://a.example:8443" → "a.example"); None for "null"."""
+    parts = urlsplit(origin)
+    return parts.hostname if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def cross_site_guard_middleware(app: ASGIApp) -> ASGIApp:
+    """Refuse (403) a state-changing form post that a browser says came from another site.
+
+    The CSRF token already stops forged posts; this is the second lock: a foreign `Origin` or
+    `Sec-Fetch-Site: cross-site` on a POST/PUT/PATCH/DELETE outside the token-authenticated API.
+    """
+    allowed = set(get_settings().allowed_hosts)
+    allow_any = "*" in allowed
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        method = str(scope.get("method", ""))
+        if scope["type"] == "http" and method in UNSAFE_METHODS and not scope["path"].startswith("/api/"):
+            headers = dict(scope.get("headers", ()))
+            origin = headers.get(b"origin", b"").decode("latin-1").strip()
+            site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+            foreign_origin = bool(origin) and not allow_any and _origin_host(origin) not in allowed
+            if foreign_origin or site == "cross-site":
+                raise PermissionDeniedException()
+        await app(scope, receive, send)
+
+    return middleware
+
+
+# Guessing private links ----------------------------------------------------------------------------
+# Paths that carry a private token: a client that keeps getting 404 on them is guessing.
+TOKEN_PATH = re.compile(
+    r"^/(?:r|me|advisors|privacy|invitations)/(?!\d+$)[^/]+"
+    r"|^/api/v1/(?:registrations|me|bookings)/(?!\d+(?:/|$))[^/]+"
+)
+GUESS_LIMIT = 100  # failed look-ups per client address and minute; a person mistypes a few
+GUESS_WINDOW = 60
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "127.0.0.1"
+
+
+def token_guess_middleware(app: ASGIApp) -> ASGIApp:
+    """Answer 429 to a client after GUESS_LIMIT unknown tokens (404s) within a minute of its first.
+
+    Only failures count, so a participant reloading their own page or a calendar client polling
+    a feed is never limited. The counter lives in the rate-limit store (Redis when configured).
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not TOKEN_PATH.match(scope["path"]) or not get_settings().rate_limit:
+            await app(scope, receive, send)
+            return
+        store = scope["app"].stores.get("rate_limit")
+        key = f"token-guess:{_client(scope)}"
+        failures = int(await store.get(key) or 0)
+        if failures >= GUESS_LIMIT:
+            raise TooManyRequestsException(headers={"Retry-After": str(GUESS_WINDOW)})
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 404:
+                # The window opens at the first failure and closes GUESS_WINDOW seconds later.
+                count = int(await store.get(key) or 0)
+                left = await store.expires_in(key) if count else None
+                await store.set(key, str(count + 1), expires_in=left if left and left > 0 else GUESS_WINDOW)
+            await send(message)
+
+        await app(scope, receive, counting_send)
 
     return middleware
