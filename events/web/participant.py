@@ -133,6 +133,9 @@ async def _submit(
             error, field = localise(exc.message, **exc.params), exc.field
         else:
             return Template("public/registered.html", context={**context, "result": result})
+        # A person who passed the bot checks and only has to correct a field keeps the time they
+        # started: with a fresh stamp, fixing a typo within 3 s would be refused as "too quick".
+        context["stamp"] = str(values["stamp"])
     return Template(
         "public/event.html",
         context={**context, "form_error": error, "form_field": field, "form": values},

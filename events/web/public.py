@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Template
 
@@ -18,6 +19,17 @@ from events.web.participant import form_context, form_stamp
 
 Kind = Literal["info_session", "consultation_day", "networking", "workshop"]
 Language = Literal["nl", "fr", "en"]
+# The list's filter form sends every field, the ones left on "all" empty: `?kind=&language=&date=`.
+Blank = Literal[""]
+
+
+def _date_param(value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationException("date: not a date (YYYY-MM-DD)") from None
 
 
 def _form_values(scope: Any) -> dict[str, str]:
@@ -43,11 +55,12 @@ class PublicController(Controller):
         self,
         request: Request[Any, Any, Any],
         organisation: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        kind: FromQuery[Kind | None] = None,
-        language: FromQuery[Language | None] = None,
-        date_from: Annotated[date | None, QueryParameter(name="date")] = None,
+        kind: FromQuery[Kind | Blank | None] = None,
+        language: FromQuery[Language | Blank | None] = None,
+        date_text: Annotated[str, QueryParameter(name="date", max_length=10)] = "",
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
+        kind, language, date_from = kind or None, language or None, _date_param(date_text)
         filters = EventFilters(organisation=organisation or None, kind=kind, language=language, on_or_after=date_from)
         result = await event_service.list_events(filters, page=page)
         params = {

@@ -126,6 +126,22 @@ async def test_the_html_form_registers_a_person_with_answers_and_no_consent_tick
     assert len(await mails_to(row["id"], "invitation")) == 1
 
 
+async def test_a_person_who_corrects_a_refused_field_can_send_again_at_once(client):
+    """The page that marks a wrong field keeps the form's original stamp: sending the corrected
+    form a second later is not "too quick"."""
+    event_id, _ = await new_event((await make_organisation("reg"))[1], capacity=10)
+    fields = await form_fields(client, event_id, email="sofie-at-example")
+
+    refused = await client.post(f"/events/{event_id}/register", data=fields)
+
+    assert refused.status_code == 422
+    assert f'value="{fields["stamp"]}"' in refused.text, "the started-at stamp survives the correction"
+    corrected = {**fields, "email": f"sofie@{domain()}", "_csrf_token": csrf_from_html(refused.text)}
+    accepted = await client.post(f"/events/{event_id}/register", data=corrected)
+    assert accepted.status_code == 200, accepted.text[:300]
+    assert [row["email_key"] for row in await rows_of(event_id)] == [corrected["email"]]
+
+
 async def test_the_html_form_records_a_ticked_consent_in_the_ledger_as_given_through_the_form(client):
     from events.services import consents
     from events.services.access import CLI_ACTOR
