@@ -35,7 +35,11 @@ STATUS_MESSAGES = {
     415: N_("This content type is not supported."),
     422: N_("Some fields are not valid."),
     429: N_("Too many requests. Please wait a moment and try again."),
-    500: N_("Something went wrong on our side. Nothing you entered was lost; please try again."),
+    # Not "nothing was lost": an error after COMMIT leaves the change made. The mail tells.
+    500: N_(
+        "Something went wrong on our side. Please try again in a moment. If you were registering "
+        "or booking, look in your mailbox first: a mail from us means it went through."
+    ),
     503: N_("The server is busy. Please try again in a moment."),
 }
 STORAGE_FULL = N_("The server cannot save anything right now. Nothing was saved; please try again later.")

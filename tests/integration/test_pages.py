@@ -330,3 +330,38 @@ async def test_event_list_shows_upcoming_events_only(client):
 
     assert upcoming in links
     assert past not in links
+
+
+@pytest.mark.parametrize(
+    ("language", "advice"),
+    [
+        ("nl", "kijk dan eerst in je mailbox"),
+        ("fr", "regardez d'abord dans votre boîte mail"),
+        ("en", "look in your mailbox"),
+    ],
+)
+async def test_a_bug_answers_a_page_in_the_users_language_that_says_how_to_check_what_went_through(
+    language: str, advice: str
+) -> None:
+    """A 500 may come after the COMMIT: the page must not promise that nothing happened, and
+    must not show the exception."""
+    from litestar import get
+    from litestar.testing import AsyncTestClient
+
+    from events.app import create_app
+    from tests.conftest import TEST_HOST
+
+    @get("/a-route-with-a-bug", sync_to_thread=False)
+    def buggy() -> str:
+        raise RuntimeError("secret internal detail")
+
+    app = create_app()
+    app.register(buggy)
+    async with AsyncTestClient(app=app, base_url=f"http://{TEST_HOST}") as client:
+        page = await client.get("/a-route-with-a-bug", headers={"Accept-Language": language})
+
+    assert page.status_code == 500
+    assert html_lang(page.text) == language
+    assert advice in page.text.replace("&#39;", "'").lower()
+    assert "secret internal detail" not in page.text
+    assert "Traceback" not in page.text
