@@ -43,6 +43,9 @@ class Attendee(msgspec.Struct):
     answers: dict[str, Any]
     # True when the viewer (a co-host without the person's consent) sees a pseudonym only.
     redacted: bool = False
+    # A mail to this person gave up (failed after its retries, or refused for good) and has not
+    # been sent again since: the organiser should check the address or phone them.
+    mail_failed: bool = False
 
 
 async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str | None = None) -> list[Attendee]:
@@ -58,6 +61,7 @@ async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str
         # Ordered by what the viewer sees: the order of hidden names would say something of them.
         rows.sort(key=lambda r: (r["redacted"], r["name"].casefold() if not r["redacted"] else "", r["id"]))
     needle = query.strip().lower()
+    failed = await _failed_mail_registrations(actor, event_id)
     return [
         Attendee(
             id=r["id"],
@@ -71,10 +75,24 @@ async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str
             created_at=r["created_at"],
             answers=json.loads(r["answers"] or "{}"),
             redacted=r["redacted"],
+            mail_failed=r["id"] in failed,
         )
         for r in rows
         if not needle or needle in f"{r['name']} {r['email']} {r['company']}".lower()
     ]
+
+
+async def _failed_mail_registrations(actor: Actor, event_id: int) -> set[int]:
+    """Registrations of the event with a failed mail, among the mails the actor may see (those
+    of its own organisations, as in the mail log). A failed mail sent again is queued, then sent:
+    it leaves this set by itself."""
+    rows = await OutboxMessage.select(OutboxMessage.registration).where(
+        (OutboxMessage.event == event_id)
+        & (OutboxMessage.status == "failed")
+        & OutboxMessage.registration.is_not_null()
+        & OutboxMessage.organisation.is_in(list(actor.roles) or [-1])
+    )
+    return {r["registration"] for r in rows}
 
 
 async def export_table(actor: Actor, event_id: int, language: str) -> tuple[list[str], list[list[Any]]]:

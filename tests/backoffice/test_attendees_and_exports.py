@@ -91,6 +91,11 @@ async def test_attendee_actions_and_the_mail_log_with_resend(browser) -> None:
     )
     failed = await browser.get("/admin/mail?status=failed")
     assert "550 no such user" in failed.text
+    browser.cookies.set("lang", "fr")
+    in_french = (await browser.get("/admin/mail?status=failed")).text
+    browser.cookies.delete("lang")
+    assert ">Échec</span>" in in_french and '<option value="queued" >En file d' in in_french.replace("&#39;", "'")
+    assert ">failed<" not in in_french, "the states are words of the organiser's language, not codes"
     resent = await post_form(browser, f"/admin/mail/{mail['id']}/resend", "/admin/mail?status=failed")
     assert resent.status_code == 303
     row = await OutboxMessage.select().where(OutboxMessage.id == mail["id"]).first()

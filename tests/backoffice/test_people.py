@@ -3,6 +3,7 @@ their mails, check-in codes, no-shows and the attendance sheet, and who may do w
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -314,6 +315,61 @@ async def test_the_person_page_shows_details_history_and_mails_and_resends_one(b
         browser, f"/admin/registrations/{holder['id']}/mails/{promoted['id']}/resend", f"/admin/registrations/{person}"
     )
     assert wrong.status_code == 404, "a mail is resent only from its own person's page"
+
+
+async def _fail_mail(mail_id: int) -> None:
+    """Mark a mail failed for good, as the worker does after its last retry. A live server's
+    worker on the shared test database may be sending it this instant: wait until it is not."""
+    for _ in range(100):
+        done = (
+            await OutboxMessage.update(
+                {
+                    OutboxMessage.status: "failed",
+                    OutboxMessage.attempts: 10,
+                    OutboxMessage.last_error: "550 no such user",
+                }
+            )
+            .where((OutboxMessage.id == mail_id) & (OutboxMessage.status != "sending"))
+            .returning(OutboxMessage.id)
+        )
+        if done:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the mail stayed in sending")
+
+
+async def test_the_attendee_list_marks_whom_a_mail_did_not_reach_until_it_is_sent_again(browser) -> None:
+    slug, owner_id = await make_organisation("bounce")
+    partner, _ = await make_organisation("partner")
+    event_id = await make_event(owner_id, hosts=[partner])
+    reached = await _register(browser, event_id, "Reached", "reached@example.org")
+    bounced = await _register(browser, event_id, "Bounced", "bounced@example.org")
+    mail = (await _mails(bounced))[-1]
+    await _fail_mail(mail["id"])
+    marker = f'href="/admin/registrations/{bounced}#mails"'
+
+    await sign_in(browser, await make_organiser(slug, role="viewer"))
+    listed = (await browser.get(_attendees(event_id))).text
+    assert marker in listed and "Mail not delivered" in listed
+    assert f'href="/admin/registrations/{reached}#mails"' not in listed, "only the person the mail did not reach"
+    person_page = (await browser.get(f"/admin/registrations/{bounced}")).text
+    assert 'id="mails"' in person_page and "550 no such user" in person_page, "the link leads to the reason"
+    browser.cookies.set("lang", "fr")
+    assert "Courriel non distribué" in (await browser.get(_attendees(event_id))).text
+    browser.cookies.set("lang", "nl")
+    assert "Mail niet afgeleverd" in (await browser.get(_attendees(event_id))).text
+    browser.cookies.set("lang", "en")
+
+    # The participants' mails belong to the owner: a co-host does not learn about them.
+    await sign_in(browser, await make_organiser(partner, role="editor"))
+    assert "Mail not delivered" not in (await browser.get(_attendees(event_id))).text
+
+    await sign_in(browser, await make_organiser(slug, role="editor"))
+    resent = await post_form(
+        browser, f"/admin/registrations/{bounced}/mails/{mail['id']}/resend", f"/admin/registrations/{bounced}"
+    )
+    assert resent.status_code == 303
+    assert marker not in (await browser.get(_attendees(event_id))).text, "sent again: no longer marked"
 
 
 # Check-in: codes, tap, undo, no-shows -----------------------------------------------------------
