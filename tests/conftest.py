@@ -12,11 +12,9 @@ import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+
+from tests.processes import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(tempfile.mkdtemp(prefix="trefpunt-test-"))
@@ -115,12 +115,6 @@ def unique_slug(prefix: str = "org") -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LiveServer:
     def __init__(self, url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         self.url = url
@@ -154,16 +148,7 @@ def serving(name: str = "serve", **env_overrides: str | None) -> Iterator[LiveSe
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+        wait_until_healthy(url, process, log.read_text)
         yield LiveServer(url, process, log)
     finally:
         process.terminate()

@@ -11,11 +11,9 @@ screen (not the whole page), so it stays well under 150 KB.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -24,15 +22,12 @@ from playwright.sync_api import Page, ViewportSize, sync_playwright
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+from tests.processes import free_port, wait_until_healthy  # noqa: E402 - needs ROOT on the path
+
 CHROMIUM = "/usr/bin/chromium"
 DESKTOP: ViewportSize = {"width": 1200, "height": 760}
 PHONE: ViewportSize = {"width": 375, "height": 720}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def shoot(page: Page, name: str) -> None:
@@ -74,16 +69,7 @@ def main() -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("trefpunt serve did not start")
-            time.sleep(0.2)
+        wait_until_healthy(url, server, lambda: "(its output is discarded)", interval=0.2)
 
         events = httpx.get(f"{url}/api/v1/events", timeout=10).json()
         items = events["items"] if isinstance(events, dict) else events

@@ -31,7 +31,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from tests.bench.scenarios import Scenario, http_scenarios
+from tests.processes import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -134,12 +134,6 @@ def _verdict(ok: bool | None) -> str:
 # Processes ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def run(command: list[str], env: dict[str, str], log: Path, timeout: float = 600) -> None:
     """Run a command to completion, its output in `log`; raise with the log's tail on failure."""
     with log.open("ab") as out:
@@ -171,16 +165,14 @@ def serving(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Po
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"trefpunt serve did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
+        wait_until_healthy(
+            f"http://127.0.0.1:{port}",
+            process,
+            lambda: log.read_text(errors="replace")[-3000:],
+            timeout=60,
+            interval=0.2,
+            request_timeout=2,
+        )
         yield process
     finally:
         stop(process)

@@ -28,14 +28,13 @@ import os
 import secrets
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests import conftest as suite
+from tests import processes
 
 REQUIRE_SERVICES = os.environ.get("TREFPUNT_REQUIRE_SERVICES") == "1"
 # The PostgreSQL server of a run on SQLite (the run's own server when it is on PostgreSQL).
@@ -133,16 +132,7 @@ def redis_database() -> Iterator[str]:
 
 def wait_until_healthy(url: str, started: Running, timeout: float = 30) -> None:
     """Poll `url`/health until it answers 200; fail with the process's output if it dies first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if started.process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"trefpunt did not become healthy at {url}:\n{started.output()}")
-        time.sleep(0.1)
+    processes.wait_until_healthy(url, started.process, started.output, timeout=timeout)
 
 
 @dataclasses.dataclass(frozen=True)
