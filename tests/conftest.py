@@ -166,10 +166,20 @@ def live_server() -> Iterator[LiveServer]:
         yield server
 
 
-def run_cli(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `trefpunt` console script with the test environment."""
+def run_cli(
+    *args: str, input_text: str | None = None, database_url: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `trefpunt` console script with the test environment (on `database_url`
+    instead of the suite's database when given)."""
+    env = {**os.environ, "DATABASE_URL": database_url} if database_url else None
     return subprocess.run(
-        [str(BIN / "trefpunt"), *args], cwd=ROOT, capture_output=True, text=True, input=input_text, timeout=60
+        [str(BIN / "trefpunt"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        input=input_text,
+        timeout=timeout,
     )
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import BIN, ROOT, USING_POSTGRES, LiveServer, serving
+from tests.conftest import USING_POSTGRES, LiveServer, run_cli, serving
 from tests.integration.helpers import bearer, event_payload, make_event, make_organisation
 from tests.reliability.faults import (
     TcpProxy,
@@ -203,14 +202,7 @@ def _sqlite_rows(path: Path, email: str) -> tuple[int, int]:
 
 
 def _cli(database_url: str, *args: str) -> str:
-    done = subprocess.run(
-        [str(BIN / "trefpunt"), *args],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli(*args, database_url=database_url, timeout=120)
     assert done.returncode == 0, f"trefpunt {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
