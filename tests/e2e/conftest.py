@@ -40,6 +40,7 @@ import asyncio
 import dataclasses
 import os
 import re
+import secrets
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -141,6 +142,44 @@ async def assert_accessible(page: Any) -> None:
     """Fail, listing them clearly, when axe-core finds a serious or critical violation on the page."""
     violations = await axe_violations(page)
     assert not violations, format_violations(page.url, violations)
+
+
+# Small steps of every journey ----------------------------------------------------------------
+
+
+def words(language: str) -> Any:
+    """`t("msgid", **params)`: the app's text in `language`."""
+    from events.i18n import translate
+
+    return lambda message, **params: translate(message, language, **params)
+
+
+async def visit(page: Any, name: str) -> None:
+    """Every page of a journey: accessible (axe-core) and saved as a screenshot."""
+    await assert_accessible(page)
+    await screenshot(page, name)
+
+
+async def send_after_fill_time(page: Any, opened: float, send: Callable[[], Awaitable[None]]) -> None:
+    """Send a form with `send()` (a click, the Enter key) no sooner than the app's minimum fill
+    time after it was served (its bot check), and wait for the page that answers."""
+    from events.web.participant import MIN_FILL_SECONDS
+
+    wait = MIN_FILL_SECONDS + 0.2 - (time.monotonic() - opened)
+    if wait > 0:
+        await page.wait_for_timeout(wait * 1000)
+    async with page.expect_navigation():
+        await send()
+
+
+async def no_sideways_scrolling(page: Any, width: int) -> None:
+    scroll_width = await page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide on a {width}px screen: it scrolls sideways"
+
+
+def email_for(who: str, language: str, width: int) -> str:
+    """A fresh address for one person of one combination, so parallel journeys never share a mailbox."""
+    return f"{who}-{language}-{width}-{secrets.token_hex(3)}@journeys.example"
 
 
 # Browser ---------------------------------------------------------------------------------------

@@ -9,15 +9,12 @@ the form's fields. Both languages and both widths are covered between the two fo
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from typing import Any
 
 import pytest
 
-from events.i18n import translate
 from events.mail.render import SUBJECTS
-from events.web.participant import MIN_FILL_SECONDS
 from tests.conftest import LiveServer
 from tests.consultations.helpers import advisor, create_day, day, window
 from tests.e2e.conftest import (
@@ -27,8 +24,11 @@ from tests.e2e.conftest import (
     PageFactory,
     api_client,
     console_problems,
+    email_for,
     make_api_organisation,
     screenshot,
+    send_after_fill_time,
+    words,
 )
 from tests.integration.helpers import event_payload
 
@@ -98,18 +98,6 @@ class Keyboard:
         await self.page.keyboard.type(text)
 
 
-async def _enter_after_fill_time(page: Any, opened: float) -> None:
-    wait = MIN_FILL_SECONDS + 0.2 - (time.monotonic() - opened)
-    if wait > 0:
-        await page.wait_for_timeout(wait * 1000)
-    async with page.expect_navigation():
-        await page.keyboard.press("Enter")
-
-
-def _address(who: str, language: str, width: int) -> str:
-    return f"{who}-{language}-{width}-{secrets.token_hex(3)}@keyboard.example"
-
-
 async def test_the_registration_form_is_completed_with_the_keyboard_alone_and_the_focus_always_shows(
     e2e_server: LiveServer, new_page: PageFactory, mailbox: Mailbox
 ) -> None:
@@ -121,12 +109,12 @@ async def test_the_registration_form_is_completed_with_the_keyboard_alone_and_th
         assert (await api.post(f"/api/v1/events/{event_id}/publish", headers=org.auth)).status_code == 200
 
     async def register(language: str, width: int) -> None:
-        t = lambda message, **params: translate(message, language, **params)  # noqa: E731
+        t = words(language)
         page = await new_page(language, width)
         await page.goto(f"{e2e_server.url}/events/{event_id}")
         opened = time.monotonic()
         keys = Keyboard(page)
-        email = _address("kees", language, width)
+        email = email_for("kees", language, width)
 
         first = await keys.press("Tab")  # the first stop is the skip link
         assert first["text"] == t("Skip to content"), keys.stops
@@ -142,7 +130,7 @@ async def test_the_registration_form_is_completed_with_the_keyboard_alone_and_th
         await keys.next_is("#r-language")
         await keys.next_is("form[action$='/register'] button[type=submit]")
         await screenshot(page, f"keyboard-register-{language}-{width}-submit-focused", full_page=False)
-        await _enter_after_fill_time(page, opened)
+        await send_after_fill_time(page, opened, lambda: page.keyboard.press("Enter"))
 
         await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
         invitation = await mailbox.wait_for(email, subject=t(SUBJECTS["invitation"], title=""))
@@ -165,12 +153,12 @@ async def test_a_consultation_slot_is_booked_with_the_keyboard_alone_and_the_foc
         event_id = await create_day(api, org, advisors, starts=start)
 
     async def book(language: str, width: int) -> None:
-        t = lambda message, **params: translate(message, language, **params)  # noqa: E731
+        t = words(language)
         page = await new_page(language, width)
         await page.goto(f"{e2e_server.url}/events/{event_id}")
         opened = time.monotonic()
         keys = Keyboard(page)
-        email = _address("bo", language, width)
+        email = email_for("bo", language, width)
 
         # The slot filter comes first; the radios of the slots are one stop; Space picks one.
         await keys.tab_until("#s-language")
@@ -185,7 +173,7 @@ async def test_a_consultation_slot_is_booked_with_the_keyboard_alone_and_the_foc
         await keys.type(email)
         await keys.tab_until("form[action$='/book'] button[type=submit]")
         await screenshot(page, f"keyboard-book-{language}-{width}-submit-focused", full_page=False)
-        await _enter_after_fill_time(page, opened)
+        await send_after_fill_time(page, opened, lambda: page.keyboard.press("Enter"))
 
         errors = await page.locator("#form-error").all_inner_texts()
         assert not errors, f"the booking was refused: {errors}"

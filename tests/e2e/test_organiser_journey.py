@@ -29,10 +29,10 @@ from tests.e2e.conftest import (
     PHONE,
     Mailbox,
     PageFactory,
-    assert_accessible,
     console_problems,
     mail_text,
-    screenshot,
+    no_sideways_scrolling,
+    visit,
 )
 from tests.integration.helpers import PASSWORD, make_organisation, make_organiser
 
@@ -75,14 +75,7 @@ def local_input(moment: datetime) -> str:
 
 
 async def checked(page: Any, name: str, language: str, width: int) -> None:
-    """Every page of the journey: accessible (axe) and kept as a screenshot."""
-    await assert_accessible(page)
-    await screenshot(page, f"organiser-{name}-{language}-{width}")
-
-
-async def no_horizontal_scroll(page: Any, width: int) -> None:
-    scroll_width = await page.evaluate("() => document.scrollingElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide on a {width}px screen"
+    await visit(page, f"organiser-{name}-{language}-{width}")
 
 
 def calendar_of(message: EmailMessage) -> str:
@@ -209,7 +202,7 @@ async def test_organiser_creates_publishes_moves_checks_in_exports_and_cancels_a
     await sign_in(phone, e2e_server, organiser)
     await phone.goto(f"{server}/admin/events/{event_id}/check-in")
     await checked(phone, "check-in", language, PHONE)
-    await no_horizontal_scroll(phone, PHONE)
+    await no_sideways_scrolling(phone, PHONE)
     await phone.fill("#ci-q", "sofie")
     assert await phone.locator("#check-in-list li[data-name]:visible").count() == 1
     await phone.locator("#check-in-list li[data-name]:visible button.tap").click()
@@ -224,7 +217,7 @@ async def test_organiser_creates_publishes_moves_checks_in_exports_and_cancels_a
     done = await phone.inner_text(".check-in-done")
     assert "Karim Benali" in done and words["checked_in"] in done, done
     assert await phone.inner_text("#checked-count") == "2"
-    await no_horizontal_scroll(phone, PHONE)
+    await no_sideways_scrolling(phone, PHONE)
     await checked(phone, "check-in-done", language, PHONE)
 
     # The attendee list as CSV: everyone, their answer in words, who came.

@@ -9,7 +9,6 @@ for come from the app's own catalogs, so a page that forgets to translate fails.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from datetime import timedelta
 from typing import Any
@@ -17,9 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from events.i18n import translate
 from events.mail.render import SUBJECTS
-from events.web.participant import MIN_FILL_SECONDS
 from tests.conftest import LiveServer
 from tests.consultations.helpers import advisor, create_day, day, window
 from tests.e2e.conftest import (
@@ -30,10 +27,15 @@ from tests.e2e.conftest import (
     api_client,
     assert_accessible,
     console_problems,
+    email_for,
     in_every_combination,
     mail_text,
     make_api_organisation,
+    no_sideways_scrolling,
     screenshot,
+    send_after_fill_time,
+    visit,
+    words,
 )
 from tests.integration.helpers import event_payload, future
 from tests.networking.meetings_helpers import networking
@@ -48,35 +50,6 @@ TITLES = {
 
 
 # Small steps a participant takes -------------------------------------------------------------
-
-
-def words(language: str) -> Any:
-    """`t("msgid", **params)`: the app's text in `language`."""
-    return lambda message, **params: translate(message, language, **params)
-
-
-async def visit(page: Any, name: str) -> None:
-    """Every page of a journey: accessible (axe-core) and saved as a screenshot."""
-    await assert_accessible(page)
-    await screenshot(page, name)
-
-
-async def submit_after_fill_time(page: Any, opened: float, button: Any) -> None:
-    """Send a form no sooner than the app's minimum fill time after it was served (its bot check)."""
-    wait = MIN_FILL_SECONDS + 0.2 - (time.monotonic() - opened)
-    if wait > 0:
-        await page.wait_for_timeout(wait * 1000)
-    async with page.expect_navigation():
-        await button.click()
-
-
-async def no_sideways_scrolling(page: Any, width: int) -> None:
-    scroll_width = await page.evaluate("document.documentElement.scrollWidth")
-    assert scroll_width <= width, f"{page.url} is {scroll_width}px wide on a {width}px screen: it scrolls sideways"
-
-
-def email_for(who: str, language: str, width: int) -> str:
-    return f"{who}-{language}-{width}-{secrets.token_hex(3)}@journeys.example"
 
 
 async def publish(api: httpx.AsyncClient, org_auth: dict[str, str], body: dict[str, Any]) -> int:
@@ -145,7 +118,7 @@ async def test_participant_finds_registers_adds_to_calendar_and_cancels_and_the_
         await page.get_by_label(t("Email address")).fill(ann)
         await page.get_by_label(t("Company or project")).fill("Atelier Ann")
         assert await page.get_by_label(t("Language for mails")).input_value() == language
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True).click)
         await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
         await visit(page, f"journey1-{tag}-3-registered")
 
@@ -228,7 +201,7 @@ async def test_participant_books_the_first_suitable_advisor_then_moves_the_appoi
         sofie = email_for("sofie", language, width)
         await page.locator("#b-name").fill("Sofie Peeters")
         await page.get_by_label(t("Email address")).fill(sofie)
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")).click)
         await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
         await visit(page, f"journey2-{tag}-2-booked")
 
@@ -263,7 +236,7 @@ async def _join_through_the_form(page: Any, server: LiveServer, event_id: int, n
     opened = time.monotonic()
     await page.locator("#r-name").fill(name)
     await page.get_by_label(t("Email address")).fill(email)
-    await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True))
+    await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True).click)
     await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
 
 
@@ -357,7 +330,7 @@ async def test_registration_works_without_javascript_and_a_wrong_email_is_named_
         opened = time.monotonic()
         await page.locator("#r-name").fill("Nina Zonder Script")
         await page.get_by_label(t("Email address")).fill("nina-at-example")
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True).click)
         opened = time.monotonic()  # the page that comes back carries a new form
 
         email_field = page.get_by_label(t("Email address"))
@@ -367,7 +340,7 @@ async def test_registration_works_without_javascript_and_a_wrong_email_is_named_
 
         address = email_for("nina", language, width)
         await email_field.fill(address)
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Register"), exact=True).click)
         await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
         await mailbox.wait_for(address, subject=t(SUBJECTS["invitation"], title=""))
 
@@ -394,7 +367,7 @@ async def test_booking_works_without_javascript_and_a_missing_time_is_named_next
         await page.locator("#b-name").fill("Noor Zonder Script")
         address = email_for("noor", language, width)
         await page.get_by_label(t("Email address")).fill(address)
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")).click)
         opened = time.monotonic()
 
         slot_list = page.get_by_role("group", name=t("Time"))
@@ -405,7 +378,7 @@ async def test_booking_works_without_javascript_and_a_missing_time_is_named_next
 
         # A named advisor this time (the first suitable one is journey 2's).
         await page.locator(".slot-group").first.get_by_label(advisor_name).check()
-        await submit_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")))
+        await send_after_fill_time(page, opened, page.get_by_role("button", name=t("Book this time")).click)
         await page.get_by_role("heading", level=1, name=t("You are registered")).wait_for()
         booked = await mailbox.wait_for(address, subject=t(SUBJECTS["booking_confirmed"], title=""))
         assert advisor_name in mail_text(booked)
