@@ -82,6 +82,12 @@ async def attendees(actor: Actor, event_id: int, *, query: str = "", status: str
     ]
 
 
+def _own_mail(actor: Actor) -> Any:
+    """The mails an organiser may see: those of its own organisations. Participants' mails belong
+    to the organisation that owns the event, so a co-host never sees their recipients."""
+    return OutboxMessage.organisation.is_in(list(actor.roles) or [-1])
+
+
 async def _failed_mail_registrations(actor: Actor, event_id: int) -> set[int]:
     """Registrations of the event with a failed mail, among the mails the actor may see (those
     of its own organisations, as in the mail log). A failed mail sent again is queued, then sent:
@@ -90,7 +96,7 @@ async def _failed_mail_registrations(actor: Actor, event_id: int) -> set[int]:
         (OutboxMessage.event == event_id)
         & (OutboxMessage.status == "failed")
         & OutboxMessage.registration.is_not_null()
-        & OutboxMessage.organisation.is_in(list(actor.roles) or [-1])
+        & _own_mail(actor)
     )
     return {r["registration"] for r in rows}
 
@@ -186,7 +192,7 @@ async def mail_log(
 
     Participants' mails belong to the organisation that owns the event: a co-host never sees
     their recipients here, not even through an event it co-hosts."""
-    own = OutboxMessage.organisation.is_in(list(actor.roles) or [-1])
+    own = _own_mail(actor)
     if event_id is not None:
         await require_host(actor, event_id)
         select = OutboxMessage.select().where((OutboxMessage.event == event_id) & own)
