@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import os
@@ -27,6 +26,7 @@ from tests.mail.conftest import (
     wait_for,
     worker_config,
 )
+from tests.processes import wait_until_healthy
 
 FAST = 0.5  # seconds
 
@@ -59,19 +59,8 @@ async def test_pages_stay_fast_while_the_inline_worker_is_stuck_on_a_silent_serv
             stderr=subprocess.STDOUT,
         )
     try:
+        wait_until_healthy(url, process, log.read_text)
         async with httpx.AsyncClient(base_url=url, timeout=5) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if (await http.get("/health", timeout=1)).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, (
-                    f"trefpunt serve did not start:\n{log.read_text()}"
-                )
-                await asyncio.sleep(0.1)
-
             # The worker is now waiting for a greeting that never comes.
             await wait_for(lambda: silent_smtp.connections >= 1, 10, "the inline worker to connect")
 
